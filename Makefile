@@ -1,0 +1,23 @@
+# Two entry points: `make demo` (install + quickstart) and `make test` (install test extras + pytest).
+PYTHON ?= python3
+VENV ?= .venv
+PIP := $(VENV)/bin/pip
+export MUJOCO_GL ?= egl
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	# torch first, pinned to the CPU build that the range in pyproject.toml admits
+	$(PIP) install -q "torch==2.13.0"
+	$(PIP) install -q -e ".[test]"
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(VENV)/bin/anypolicy quickstart
+
+test: install
+	$(VENV)/bin/python -m pytest -q -x
+
+.PHONY: install demo test

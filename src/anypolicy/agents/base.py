@@ -1,0 +1,65 @@
+"""What every agent shares: construction from a config and a dataset, acting, optimizers, the registry."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+
+class Agent(nn.Module):
+    """An algorithm: networks + optimizers + `update(batch) -> metrics`. Weights are the module's
+    state_dict; optimizer states are reached through `optimizers()` (the checkpoint saves both)."""
+
+    Config: type
+
+    def __init__(self, cfg, obs_dim: int, action_dim: int, action_low, action_high,
+                 obs_mean: np.ndarray | None = None, obs_std: np.ndarray | None = None):
+        super().__init__()
+        self.cfg = cfg
+        self.obs_dim, self.action_dim = obs_dim, action_dim
+        mean = torch.zeros(obs_dim) if obs_mean is None else torch.as_tensor(obs_mean, dtype=torch.float32)
+        std = torch.ones(obs_dim) if obs_std is None else torch.as_tensor(obs_std, dtype=torch.float32)
+        self.register_buffer("obs_mean", mean)
+        self.register_buffer("obs_std", std)
+
+    def normalize(self, obs: torch.Tensor) -> torch.Tensor:
+        return (obs - self.obs_mean) / self.obs_std
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {k: v for k, v in vars(self).items() if isinstance(v, torch.optim.Optimizer)}
+
+    def make_optimizer(self, module: nn.Module, lr: float) -> torch.optim.Optimizer:
+        fused = next(module.parameters()).device.type in ("cpu", "cuda")
+        return torch.optim.Adam(module.parameters(), lr=lr, fused=fused)
+
+    def update(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def act(self, obs: np.ndarray | torch.Tensor, deterministic: bool = True) -> np.ndarray:
+        device = self.obs_mean.device
+        obs_t = torch.as_tensor(obs, dtype=torch.float32, device=device)
+        return self.policy.act(self.normalize(obs_t), deterministic=deterministic).cpu().numpy()
+
+
+def step(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+
+
+RECIPES: dict[str, str] = {  # recipe name -> "module:Class"; imported on use
+    "bc": "anypolicy.agents.bc:BC",
+    "iql": "anypolicy.agents.iql:IQL",
+}
+
+
+def recipe_class(name: str) -> type[Agent]:
+    import importlib
+
+    if name not in RECIPES:
+        from anypolicy.config import ConfigError
+
+        raise ConfigError(f"unknown recipe '{name}'; available: {', '.join(sorted(RECIPES))}.")
+    module, cls = RECIPES[name].split(":")
+    return getattr(importlib.import_module(module), cls)

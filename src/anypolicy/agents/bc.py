@@ -1,0 +1,29 @@
+"""Behavior cloning: maximize the policy's likelihood (its own supervised loss) of dataset actions."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from anypolicy.agents.base import Agent, step
+from anypolicy.policies.gaussian import TanhGaussianPolicy
+
+
+@dataclass
+class BCConfig:
+    hidden: tuple[int, ...] = (256, 256)  # policy MLP widths
+    lr: float = 3e-4  # Adam learning rate
+    layer_norm: bool = False  # LayerNorm after each hidden layer of the policy
+
+
+class BC(Agent):
+    Config = BCConfig
+
+    def __init__(self, cfg: BCConfig, obs_dim, action_dim, action_low, action_high, **kw):
+        super().__init__(cfg, obs_dim, action_dim, action_low, action_high, **kw)
+        self.policy = TanhGaussianPolicy(obs_dim, action_dim, action_low, action_high, cfg.hidden,
+                                         layer_norm=cfg.layer_norm)
+        self.policy_opt = self.make_optimizer(self.policy, cfg.lr)
+
+    def update(self, batch):
+        loss = self.policy.loss(self.normalize(batch["observations"]), batch["actions"])
+        step(self.policy_opt, loss)
+        return {"policy_loss": loss.detach()}

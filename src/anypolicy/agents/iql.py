@@ -1,0 +1,75 @@
+"""Implicit Q-Learning (Kostrikov et al., 2022): expectile value, SARSA-style Q, advantage-weighted
+policy extraction. One update, in the paper's order:
+
+    L_V  = E[ |tau - 1(Q_t(s,a) - V(s) < 0)| (Q_t(s,a) - V(s))^2 ]          Q_t: min over target heads
+    L_Q  = E[ (r + gamma * mask * V(s') - Q_i(s,a))^2 ]                      for every head i
+    L_pi = -E[ min(exp(beta * (Q_t(s,a) - V(s))), 100) * log pi(a|s) ]        (the policy's own loss)
+    Q_t <- polyak(Q_t, Q, tau_target)
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import torch
+
+from anypolicy.agents.base import Agent, step
+from anypolicy.critics.q import QEnsemble, ValueNet, expectile_loss, polyak_update
+from anypolicy.policies.gaussian import TanhGaussianPolicy
+
+
+@dataclass
+class IQLConfig:
+    hidden: tuple[int, ...] = (256, 256)  # widths of every MLP (Q heads, V, policy)
+    critic_hidden: tuple[int, ...] | None = None  # Q/V widths when different from `hidden`
+    ensemble: int = 2  # Q heads; the target is their minimum
+    lr: float = 3e-4  # Adam learning rate of all three networks
+    discount: float = 0.99  # gamma
+    expectile: float = 0.9  # tau of the expectile value loss
+    beta: float = 1.0  # inverse temperature of the advantage weights
+    max_weight: float = 100.0  # clip of exp(beta * advantage)
+    target_tau: float = 0.005  # Polyak rate of the target Q
+    critic_layer_norm: bool = True  # LayerNorm in Q and V
+    policy_layer_norm: bool = False  # LayerNorm in the policy
+
+
+class IQL(Agent):
+    Config = IQLConfig
+
+    def __init__(self, cfg: IQLConfig, obs_dim, action_dim, action_low, action_high, **kw):
+        super().__init__(cfg, obs_dim, action_dim, action_low, action_high, **kw)
+        critic_hidden = cfg.critic_hidden or cfg.hidden
+        self.q = QEnsemble(obs_dim, action_dim, critic_hidden, cfg.ensemble, cfg.critic_layer_norm)
+        self.q_target = copy.deepcopy(self.q).requires_grad_(False)
+        self.v = ValueNet(obs_dim, critic_hidden, cfg.critic_layer_norm)
+        self.policy = TanhGaussianPolicy(obs_dim, action_dim, action_low, action_high, cfg.hidden,
+                                         layer_norm=cfg.policy_layer_norm)
+        self.q_opt = self.make_optimizer(self.q, cfg.lr)
+        self.v_opt = self.make_optimizer(self.v, cfg.lr)
+        self.policy_opt = self.make_optimizer(self.policy, cfg.lr)
+
+    def update(self, batch):
+        cfg = self.cfg
+        obs, next_obs = self.normalize(batch["observations"]), self.normalize(batch["next_observations"])
+        actions = batch["actions"]
+        with torch.no_grad():
+            q_target = self.q_target(obs, actions).min(0).values
+
+        v = self.v(obs)
+        v_loss = expectile_loss(q_target - v, cfg.expectile)
+        step(self.v_opt, v_loss)
+
+        with torch.no_grad():
+            td_target = batch["rewards"] + cfg.discount * batch["masks"] * self.v(next_obs)
+        q = self.q(obs, actions)
+        q_loss = (q - td_target).pow(2).mean(1).sum()
+        step(self.q_opt, q_loss)
+
+        advantage = q_target - v.detach()
+        weights = torch.exp(cfg.beta * advantage).clamp(max=cfg.max_weight)
+        policy_loss = self.policy.loss(obs, actions, weights)
+        step(self.policy_opt, policy_loss)
+
+        polyak_update(self.q_target, self.q, cfg.target_tau)
+        return {"v_loss": v_loss.detach(), "q_loss": q_loss.detach(), "policy_loss": policy_loss.detach(),
+                "v_mean": v.mean().detach(), "q_mean": q.mean().detach(), "adv_mean": advantage.mean()}

@@ -1,0 +1,56 @@
+"""Typed configs from dataclasses, overridden by `key=value` strings with clear errors."""
+from __future__ import annotations
+
+import dataclasses
+import typing
+
+
+class ConfigError(ValueError):
+    """An unknown key or a value of the wrong type."""
+
+
+def _convert(key: str, raw: str, tp) -> typing.Any:
+    origin = typing.get_origin(tp)
+    try:
+        if tp is bool:
+            if raw.lower() in ("1", "true", "yes", "on"):
+                return True
+            if raw.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(raw)
+        if origin is tuple:
+            inner = typing.get_args(tp)[0]
+            parts = [p for p in raw.strip("()[] ").split(",") if p.strip()]
+            return tuple(inner(p.strip()) for p in parts)
+        if origin is typing.Union or str(origin) == "<class 'types.UnionType'>":
+            args = [a for a in typing.get_args(tp) if a is not type(None)]
+            return None if raw.lower() == "none" else _convert(key, raw, args[0])
+        return tp(raw)
+    except (TypeError, ValueError):
+        raise ConfigError(f"'{key}={raw}': expected a value of type {getattr(tp, '__name__', tp)}.") from None
+
+
+def override(cfg, assignments: dict[str, str], strict: bool = True):
+    """A copy of dataclass `cfg` with string `assignments` converted to the fields' types; the assignments
+    it does not know are returned too (or refused when strict)."""
+    hints = typing.get_type_hints(type(cfg))
+    names = {f.name for f in dataclasses.fields(cfg)}
+    known = {k: _convert(k, v, hints[k]) for k, v in assignments.items() if k in names}
+    rest = {k: v for k, v in assignments.items() if k not in names}
+    if strict and rest:
+        raise ConfigError(f"unknown config key(s) {', '.join(sorted(rest))}; valid keys: {', '.join(sorted(names))}.")
+    return dataclasses.replace(cfg, **known), rest
+
+
+def parse_assignments(items: list[str]) -> dict[str, str]:
+    out = {}
+    for item in items or []:
+        if "=" not in item:
+            raise ConfigError(f"'--set {item}': expected key=value.")
+        k, v = item.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out
+
+
+def to_dict(cfg) -> dict:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(cfg).items()}

@@ -1,0 +1,80 @@
+"""Batches as tensors on the training device: the offline dataset, an online replay buffer, and a mix."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from anypolicy.data.dataset import Dataset
+
+KEYS = ("observations", "actions", "rewards", "next_observations", "masks")
+
+
+class OfflineSampler:
+    """Uniform random batches from a Dataset held on `device`. Rewards are scaled and shifted here
+    (r * scale + bias); masks are 0 at true terminals only. With `discount`, Monte-Carlo returns of the
+    scaled rewards come along as `mc_returns`."""
+
+    def __init__(self, dataset: Dataset, device, reward_scale: float = 1.0, reward_bias: float = 0.0,
+                 discount: float | None = None):
+        to = lambda x: torch.as_tensor(np.asarray(x, np.float32), device=device)  # noqa: E731
+        self.data = {
+            "observations": to(dataset.observations.reshape(len(dataset), -1)),
+            "actions": to(dataset.actions),
+            "rewards": to(dataset.rewards * reward_scale + reward_bias),
+            "next_observations": to(dataset.next_observations.reshape(len(dataset), -1)),
+            "masks": to(1.0 - dataset.terminals),
+        }
+        if discount is not None:
+            self.data["mc_returns"] = to(dataset.mc_returns(discount, reward_scale, reward_bias))
+        self.size = len(dataset)
+        self.device = torch.device(device)
+
+    def sample(self, batch_size: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
+        idx = torch.randint(self.size, (batch_size,), generator=generator, device=generator.device)
+        idx = idx.to(self.device, non_blocking=True)
+        return {k: v[idx] for k, v in self.data.items()}
+
+
+class ReplayBuffer:
+    """A ring buffer of online transitions on `device`."""
+
+    def __init__(self, capacity: int, obs_dim: int, action_dim: int, device):
+        shapes = {"observations": (obs_dim,), "actions": (action_dim,), "rewards": (), "next_observations": (obs_dim,),
+                  "masks": ()}
+        self.data = {k: torch.zeros((capacity, *s), device=device) for k, s in shapes.items()}
+        self.capacity, self.size, self.pos = capacity, 0, 0
+        self.device = torch.device(device)
+
+    def add(self, obs, action, reward, next_obs, terminal) -> None:
+        """Add one transition, or a batch of them (leading dimension)."""
+        values = dict(observations=obs, actions=action, rewards=reward, next_observations=next_obs,
+                      masks=1.0 - np.asarray(terminal, np.float32))
+        n = np.asarray(reward).size
+        idx = (self.pos + torch.arange(n)) % self.capacity
+        for k, v in values.items():
+            self.data[k][idx] = torch.as_tensor(np.asarray(v, np.float32), device=self.device).reshape(n, *self.data[k].shape[1:])
+        self.pos = (self.pos + n) % self.capacity
+        self.size = min(self.size + n, self.capacity)
+
+    def sample(self, batch_size: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
+        if self.size == 0:
+            raise ValueError("the replay buffer is empty: add transitions before sampling from it.")
+        idx = torch.randint(self.size, (batch_size,), generator=generator, device=generator.device).to(self.device)
+        return {k: v[idx] for k, v in self.data.items()}
+
+
+class MixedSampler:
+    """Batches with a fixed fraction `online_ratio` from the replay buffer and the rest offline."""
+
+    def __init__(self, offline: OfflineSampler, online: ReplayBuffer, online_ratio: float = 0.5):
+        if not 0.0 <= online_ratio <= 1.0:
+            raise ValueError(f"online_ratio must lie in [0, 1], got {online_ratio}.")
+        self.offline, self.online, self.online_ratio = offline, online, online_ratio
+
+    def sample(self, batch_size: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
+        n_on = int(round(batch_size * self.online_ratio)) if self.online.size else 0
+        off = self.offline.sample(batch_size - n_on, generator)
+        if n_on == 0:
+            return off
+        on = self.online.sample(n_on, generator)
+        return {k: torch.cat([off[k], on[k]]) for k in KEYS}

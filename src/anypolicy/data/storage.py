@@ -1,0 +1,169 @@
+"""Datasets on disk: the Minari format (our cache format), OGBench `.npz` and D4RL-style HDF5 imports.
+
+Every write goes to a temporary directory that is renamed into place, so a killed write never leaves a
+half-written dataset in the cache.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from anypolicy.data.dataset import Dataset, DatasetError, from_episodes
+
+
+def data_dir() -> Path:
+    """Root of the dataset cache: $ANYPOLICY_DATA_DIR, else ~/.cache/anypolicy/datasets."""
+    root = os.environ.get("ANYPOLICY_DATA_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "anypolicy", "datasets")
+    return Path(root)
+
+
+def is_minari_dir(path: Path) -> bool:
+    return (Path(path) / "data" / "metadata.json").is_file()
+
+
+def write_minari(path: Path, episodes: list[dict], observation_space, action_space, metadata: dict) -> Path:
+    """Write episodes as a Minari dataset at `path` (a directory holding `data/`), atomically."""
+    from minari.data_collector.episode_buffer import EpisodeBuffer
+    from minari.dataset.minari_storage import MinariStorage
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
+    try:
+        storage = MinariStorage.new(tmp / "data", observation_space=observation_space,
+                                    action_space=action_space, jpeg_encoding=False)
+        storage.update_metadata({"dataset_id": metadata.get("name", path.name),
+                                 "anypolicy": json.dumps(metadata)})
+        storage.update_episodes(EpisodeBuffer(id=i, **ep) for i, ep in enumerate(episodes))
+        if path.exists():
+            shutil.rmtree(path)
+        os.rename(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return path
+
+
+def read_minari(path: Path) -> Dataset:
+    from minari.dataset.minari_storage import MinariStorage
+
+    path = Path(path)
+    if not is_minari_dir(path):
+        raise DatasetError(f"{path} is not a Minari dataset (no data/metadata.json inside).")
+    storage = MinariStorage.read(path / "data")
+    raw = MinariStorage.read_raw_metadata(path / "data")
+    metadata = json.loads(raw.get("anypolicy", "{}"))
+    metadata.setdefault("name", raw.get("dataset_id", path.name))
+    space = storage.action_space
+    episodes = list(storage.get_episodes(range(storage.total_episodes)))
+    return from_episodes(episodes, space.low, space.high, metadata)
+
+
+def save_dataset(dataset: Dataset, path: Path) -> Path:
+    """Store any Dataset in the Minari format, one Minari episode per episode id."""
+    import gymnasium as gym
+
+    episodes = []
+    for sl in dataset.episode_slices():
+        obs = np.concatenate([dataset.observations[sl], dataset.next_observations[sl][-1:]])
+        infos = {k: np.concatenate([v[sl], v[sl][-1:]]) for k, v in dataset.extras.items()}
+        episodes.append(dict(observations=obs, actions=dataset.actions[sl], rewards=dataset.rewards[sl],
+                             terminations=dataset.terminals[sl], truncations=dataset.timeouts[sl], infos=infos))
+    obs_space = gym.spaces.Box(-np.inf, np.inf, dataset.observations.shape[1:], np.float32)
+    act_space = gym.spaces.Box(dataset.action_low, dataset.action_high, dtype=np.float32)
+    return write_minari(path, episodes, obs_space, act_space, dataset.metadata)
+
+
+# ---------------------------------------------------------------------- imports
+def _require(file, keys, path, fmt):
+    missing = [k for k in keys if k not in file]
+    if missing:
+        raise DatasetError(f"{path} is not a valid {fmt} file: missing {', '.join(missing)}.")
+
+
+def read_ogbench_npz(path: Path, action_low=-1.0, action_high=1.0) -> Dataset:
+    """OGBench's layout: per-step observations/actions with `terminals` marking each episode's last step."""
+    try:
+        file = np.load(path)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same clear message
+        raise DatasetError(f"{path} could not be read as an OGBench .npz file ({exc}).") from None
+    _require(file, ("observations", "actions", "terminals"), path, "OGBench .npz")
+    obs, act = file["observations"].astype(np.float32), file["actions"].astype(np.float32)
+    ends = file["terminals"].astype(bool)
+    if not (len(obs) == len(act) == len(ends)):
+        raise DatasetError(f"{path}: observations, actions and terminals have different lengths "
+                           f"({len(obs)}, {len(act)}, {len(ends)}).")
+    if len(obs) == 0:
+        raise DatasetError(f"{path} is empty: it holds no transitions.")
+    ep = np.r_[0, np.cumsum(ends)[:-1]]
+    valid = ~ends  # the last state of each episode has no next state
+    nxt = np.concatenate([obs[1:], obs[-1:]])
+    extras = {k: file[k][valid] for k in ("qpos", "qvel", "button_states") if k in file}
+    n = int(valid.sum())
+    low = np.broadcast_to(np.float32(action_low), act.shape[1:]).copy()
+    high = np.broadcast_to(np.float32(action_high), act.shape[1:]).copy()
+    return Dataset(observations=obs[valid], actions=act[valid], rewards=np.zeros(n, np.float32),
+                   next_observations=nxt[valid], terminals=np.zeros(n, bool),
+                   timeouts=np.r_[ends[1:], True][valid], episode_ids=ep[valid].astype(np.int64),
+                   action_low=low, action_high=high, extras=extras,
+                   metadata={"name": Path(path).stem, "source": f"ogbench-npz:{path}"})
+
+
+def read_d4rl_hdf5(path: Path, action_low=-1.0, action_high=1.0) -> Dataset:
+    """D4RL's layout: flat observations/actions/rewards/terminals/timeouts (+ next_observations if present)."""
+    import h5py
+
+    try:
+        file = h5py.File(path, "r")
+    except Exception as exc:  # noqa: BLE001
+        raise DatasetError(f"{path} could not be read as an HDF5 file ({exc}).") from None
+    with file:
+        _require(file, ("observations", "actions", "rewards", "terminals"), path, "D4RL HDF5")
+        obs = file["observations"][:].astype(np.float32)
+        act = file["actions"][:].astype(np.float32)
+        rew = file["rewards"][:].astype(np.float32).reshape(-1)
+        term = file["terminals"][:].astype(bool).reshape(-1)
+        timeouts = file["timeouts"][:].astype(bool).reshape(-1) if "timeouts" in file else np.zeros_like(term)
+        nxt = file["next_observations"][:].astype(np.float32) if "next_observations" in file else None
+    n = len(obs)
+    if not (len(act) == len(rew) == len(term) == len(timeouts) == n):
+        raise DatasetError(f"{path}: observations, actions, rewards, terminals and timeouts have different "
+                           f"lengths ({n}, {len(act)}, {len(rew)}, {len(term)}, {len(timeouts)}).")
+    if nxt is None:  # D4RL v2 files: next state is the following row, except across episode ends
+        nxt = np.concatenate([obs[1:], obs[-1:]])
+        keep = ~timeouts
+        keep[-1] = keep[-1] & term[-1]
+    else:
+        keep = np.ones(n, bool)
+    ends = term | timeouts
+    ep = np.r_[0, np.cumsum(ends)[:-1]].astype(np.int64)
+    trunc = timeouts.copy()
+    if n:
+        trunc[-1] |= not term[-1]
+    low = np.broadcast_to(np.float32(action_low), act.shape[1:]).copy()
+    high = np.broadcast_to(np.float32(action_high), act.shape[1:]).copy()
+    return Dataset(observations=obs[keep], actions=act[keep], rewards=rew[keep], next_observations=nxt[keep],
+                   terminals=term[keep], timeouts=trunc[keep], episode_ids=ep[keep], action_low=low,
+                   action_high=high, metadata={"name": Path(path).stem, "source": f"d4rl-hdf5:{path}"})
+
+
+def read_any(path: str | Path, fmt: str | None = None) -> Dataset:
+    """Read a dataset file or directory, guessing the format from its shape unless `fmt` is given."""
+    path = Path(path)
+    if not path.exists():
+        raise DatasetError(f"no dataset at {path}: the path does not exist.")
+    fmt = fmt or ("minari" if path.is_dir() else {".npz": "ogbench", ".hdf5": "d4rl", ".h5": "d4rl"}.get(path.suffix))
+    if fmt == "minari":
+        return read_minari(path)
+    if fmt == "ogbench":
+        return read_ogbench_npz(path)
+    if fmt == "d4rl":
+        return read_d4rl_hdf5(path)
+    raise DatasetError(f"cannot tell the format of {path}: use a Minari directory, an OGBench .npz or a D4RL "
+                       ".hdf5 file (or pass --format minari|ogbench|d4rl).")

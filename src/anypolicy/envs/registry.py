@@ -1,0 +1,87 @@
+"""Resolve environment ids and dataset specs, and pair a dataset with the environment it is evaluated in.
+
+Environment ids: `toy-nav` (built in), OGBench singletask ids such as `cube-single-singletask-task2-v0`,
+and any registered Gymnasium id. Dataset specs: `ogbench:<domain>-<kind>` (generated and cached on first
+use), `toy:nav`, or a path to a Minari directory, an OGBench `.npz` or a D4RL `.hdf5` file.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import gymnasium as gym
+
+from anypolicy.data import ogbench as og
+from anypolicy.data.dataset import Dataset, DatasetError
+from anypolicy.data.storage import read_any
+
+OGBENCH_SINGLETASK = re.compile(r"^(visual-)?(cube-\w+|scene|puzzle-\dx\d)-singletask(-task(\d))?-v0$")
+TOY_ENVS = {"toy-nav"}
+
+
+class EnvError(ValueError):
+    """An environment id that cannot be resolved."""
+
+
+@dataclass(frozen=True)
+class EnvInfo:
+    env_id: str
+    max_episode_steps: int | None
+    ref_min_return: float | None = None  # for normalized scores: 0 at ref_min, 100 at ref_max
+    ref_max_return: float | None = None
+
+
+def make_env(env_id: str) -> gym.Env:
+    if env_id == "toy-nav":
+        from anypolicy.envs.toy import HORIZON, ToyNavEnv
+
+        return gym.wrappers.TimeLimit(ToyNavEnv(), HORIZON)
+    if OGBENCH_SINGLETASK.match(env_id):
+        import ogbench.manipspace  # noqa: F401 - registers the manipulation environments
+    try:
+        return gym.make(env_id)
+    except gym.error.Error as exc:
+        raise EnvError(f"unknown environment '{env_id}': use toy-nav, an OGBench singletask id such as "
+                       f"cube-single-singletask-task2-v0, or a registered Gymnasium id ({exc}).") from None
+
+
+def env_info(env_id: str) -> EnvInfo:
+    if env_id == "toy-nav":
+        from anypolicy.envs.toy import HORIZON
+
+        return EnvInfo(env_id, HORIZON, ref_min_return=-float(HORIZON), ref_max_return=-12.0)
+    env = make_env(env_id)
+    steps = env.spec.max_episode_steps if env.spec else None
+    env.close()
+    return EnvInfo(env_id, steps)
+
+
+def default_env_for(spec: str) -> str:
+    """The environment a dataset spec is evaluated in when --env is not given."""
+    if spec.startswith("toy:"):
+        return "toy-nav"
+    if spec.startswith("ogbench:"):
+        domain, _ = og.parse_source(spec)
+        return og.singletask_env_id(domain, og.DEFAULT_TASK[domain])
+    raise EnvError(f"no default environment for dataset '{spec}': pass --env.")
+
+
+def load_dataset(spec: str, env_id: str | None = None, episodes: int | None = None, seed: int = 0) -> Dataset:
+    """Load the dataset `spec`, labelled for the task of `env_id` where the dataset is task-agnostic."""
+    if spec.startswith("toy:"):
+        from anypolicy.envs.toy import make_dataset
+
+        if spec != "toy:nav":
+            raise DatasetError(f"unknown toy dataset '{spec}': the built-in one is toy:nav.")
+        return make_dataset(episodes or 300, seed=seed)
+    if spec.startswith("ogbench:"):
+        domain, _ = og.parse_source(spec)
+        task = og.DEFAULT_TASK[domain]
+        if env_id:
+            m = OGBENCH_SINGLETASK.match(env_id)
+            if not m or not m.group(2) == domain:
+                raise EnvError(f"dataset {spec} is evaluated in {domain} singletask environments, not '{env_id}' "
+                               f"(e.g. {og.singletask_env_id(domain, task)}).")
+            task = int(m.group(4) or task)
+        return og.load(spec, task=task, episodes=episodes or og.FULL_EPISODES, seed=seed)
+    return read_any(spec)

@@ -1,0 +1,86 @@
+"""Multi-layer perceptrons and fused ensembles (one batched matmul for all members)."""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+
+def mlp(in_dim: int, hidden: tuple[int, ...], out_dim: int, layer_norm: bool = False,
+        activation=nn.GELU) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for h in hidden:
+        layers += [nn.Linear(in_dim, h)] + ([nn.LayerNorm(h)] if layer_norm else []) + [activation()]
+        in_dim = h
+    layers.append(nn.Linear(in_dim, out_dim))
+    return nn.Sequential(*layers)
+
+
+class EnsembleLinear(nn.Module):
+    """E independent linear layers applied to x [E, B, in] with one batched matmul."""
+
+    def __init__(self, ensemble: int, in_dim: int, out_dim: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(ensemble, in_dim, out_dim))
+        self.bias = nn.Parameter(torch.empty(ensemble, 1, out_dim))
+        bound = 1.0 / math.sqrt(in_dim)  # the same init as nn.Linear, member by member
+        nn.init.uniform_(self.weight, -bound, bound)
+        nn.init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.baddbmm(self.bias, x, self.weight)
+
+
+class EnsembleLayerNorm(nn.Module):
+    """LayerNorm with a separate affine transform per ensemble member."""
+
+    def __init__(self, ensemble: int, dim: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(ensemble, 1, dim))
+        self.bias = nn.Parameter(torch.zeros(ensemble, 1, dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.layer_norm(x, x.shape[-1:]) * self.weight + self.bias
+
+
+class EnsembleMLP(nn.Module):
+    """E MLPs over [E, B, in] -> [E, B, out]. With `split_input=(d1, d2)` the first layer takes two inputs
+    (e.g. state and action) separately, so the state part is computed once and broadcast over many actions."""
+
+    def __init__(self, ensemble: int, in_dims: tuple[int, ...], hidden: tuple[int, ...], out_dim: int,
+                 layer_norm: bool = True, activation=nn.GELU):
+        super().__init__()
+        self.ensemble = ensemble
+        self.first = nn.ModuleList(EnsembleLinear(ensemble, d, hidden[0]) for d in in_dims)
+        with torch.no_grad():  # a single bias for the first layer
+            for layer in self.first[1:]:
+                layer.bias.zero_()
+        self.norms = nn.ModuleList(EnsembleLayerNorm(ensemble, h) if layer_norm else nn.Identity() for h in hidden)
+        self.hidden = nn.ModuleList(EnsembleLinear(ensemble, a, b) for a, b in zip(hidden[:-1], hidden[1:]))
+        self.out = EnsembleLinear(ensemble, hidden[-1], out_dim)
+        self.act = activation()
+
+    def first_layer(self, *inputs: torch.Tensor) -> torch.Tensor:
+        """Sum of the first layer over inputs; each input is [B, d] or [B, n, d] (broadcast against each other)."""
+        total = None
+        for layer, x in zip(self.first, inputs):
+            lead = x.shape[:-1]
+            y = layer(x.reshape(1, -1, x.shape[-1]).expand(self.ensemble, -1, -1))
+            y = y.reshape(self.ensemble, *lead, -1)
+            if total is not None:
+                while y.dim() < total.dim():
+                    y = y.unsqueeze(-2)
+                while total.dim() < y.dim():
+                    total = total.unsqueeze(-2)
+            total = y if total is None else total + y
+        return total
+
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        h = self.first_layer(*inputs)
+        lead = h.shape[1:-1]
+        h = h.reshape(self.ensemble, -1, h.shape[-1])
+        h = self.act(self.norms[0](h))
+        for layer, norm in zip(self.hidden, self.norms[1:]):
+            h = self.act(norm(layer(h)))
+        return self.out(h).reshape(self.ensemble, *lead, -1)

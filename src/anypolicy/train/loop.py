@@ -1,0 +1,229 @@
+"""The offline training loop: a run directory, periodic evaluation and logging, exact resume."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from anypolicy.agents.base import Agent, recipe_class
+from anypolicy.config import ConfigError, override, parse_assignments, to_dict
+from anypolicy.data.sampler import OfflineSampler
+from anypolicy.envs.registry import default_env_for, load_dataset
+from anypolicy.envs.rollout import evaluate
+from anypolicy.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from anypolicy.train.logger import Loggers
+
+
+@dataclass
+class TrainConfig:
+    recipe: str = "iql"  # algorithm name (anypolicy.agents.base.RECIPES)
+    dataset: str = "toy:nav"  # dataset spec: ogbench:<domain>-<kind>, toy:nav, or a path
+    env: str | None = None  # evaluation environment (default: the dataset's default task)
+    dataset_episodes: int | None = None  # episodes to generate/load (None: the source's full size)
+    steps: int = 10_000  # gradient steps
+    seed: int = 0  # fixes initialization, data order, sampling and evaluation
+    batch_size: int = 256  # transitions per update
+    log_every: int = 1_000  # steps between train-metric rows
+    eval_every: int = 10_000  # steps between evaluations (0: only at the end)
+    eval_episodes: int = 10  # episodes per evaluation
+    eval_envs: int = 10  # environments stepped in lockstep during evaluation
+    checkpoint_every: int = 10_000  # steps between checkpoints (always one at the end)
+    keep_checkpoints: int = 2  # most recent checkpoints kept on disk
+    reward_scale: float = 1.0  # r <- r * scale + bias
+    reward_bias: float = 0.0
+    normalize_observations: bool = False  # standardize observations with dataset statistics
+    device: str = "auto"  # cpu, cuda, or auto
+    threads: int = 0  # torch CPU threads (0: torch's default)
+    tensorboard: bool = True  # write TensorBoard events to RUN_DIR/tensorboard
+    wandb: bool = False  # log to Weights & Biases (needs wandb installed)
+    progress: bool = True  # show a progress bar
+
+
+def _resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+                             cwd=Path(__file__).parent)
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def make_configs(recipe: str, assignments: dict[str, str], **train_fields):
+    """Train and agent configs from a recipe name, explicit fields and `key=value` overrides."""
+    tcfg = dataclasses.replace(TrainConfig(recipe=recipe), **{k: v for k, v in train_fields.items() if v is not None})
+    tcfg, rest = override(tcfg, assignments, strict=False)
+    agent_cls = recipe_class(tcfg.recipe)
+    acfg, unknown = override(agent_cls.Config(), rest, strict=False)
+    if unknown:
+        valid = sorted({f.name for f in dataclasses.fields(tcfg)} | {f.name for f in dataclasses.fields(acfg)})
+        raise ConfigError(f"unknown config key(s) {', '.join(sorted(unknown))} for recipe '{tcfg.recipe}'; "
+                          f"valid keys: {', '.join(valid)}.")
+    if tcfg.env is None:
+        tcfg = dataclasses.replace(tcfg, env=default_env_for(tcfg.dataset))
+    for name in ("steps", "batch_size", "log_every", "eval_episodes"):
+        if getattr(tcfg, name) < 1:
+            raise ConfigError(f"{name} must be at least 1, got {getattr(tcfg, name)}.")
+    return tcfg, acfg
+
+
+def build_agent(tcfg: TrainConfig, acfg, dataset, device) -> Agent:
+    mean, std = dataset.observation_stats() if tcfg.normalize_observations else (None, None)
+    torch.manual_seed(tcfg.seed)
+    agent = recipe_class(tcfg.recipe)(acfg, dataset.obs_dim, dataset.action_dim, dataset.action_low,
+                                      dataset.action_high, obs_mean=mean, obs_std=std)
+    return agent.to(device)  # moves parameters in place: the optimizers keep pointing at them
+
+
+def train(recipe: str, dataset: str | None = None, env: str | None = None, steps: int | None = None,
+          seed: int | None = None, run_dir: str | Path | None = None, overrides: list[str] | dict | None = None,
+          stop_after: int | None = None) -> Path:
+    """Train `recipe` on `dataset` and return the run directory. `stop_after` ends the run early at that
+    step after writing a checkpoint, as a kill would (used to test resume)."""
+    assignments = overrides if isinstance(overrides, dict) else parse_assignments(overrides or [])
+    tcfg, acfg = make_configs(recipe, assignments, dataset=dataset, env=env, steps=steps, seed=seed)
+    run_dir = Path(run_dir or Path("runs") / f"{tcfg.recipe}-{datetime.now():%Y%m%d-%H%M%S}")
+    if (run_dir / "config.json").exists():
+        raise FileExistsError(f"{run_dir} already holds a run: resume it with `anypolicy train --resume {run_dir}` "
+                              "or choose another --run-dir.")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    from importlib.metadata import version
+
+    config = {"train": to_dict(tcfg), "agent": to_dict(acfg), "git_commit": _git_commit(),
+              "versions": {p: version(p) for p in ("torch", "numpy", "gymnasium")}}
+    (run_dir / "config.json").write_text(json.dumps(config, indent=2))
+    return _run(run_dir, tcfg, acfg, stop_after=stop_after)
+
+
+def read_run_config(run_dir: Path):
+    """The train and agent configs a run was started with."""
+    if not (run_dir / "config.json").exists():
+        raise FileNotFoundError(f"{run_dir} is not a run directory (no config.json).")
+    config = json.loads((run_dir / "config.json").read_text())
+    tuples = lambda d: {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}  # noqa: E731
+    tcfg = TrainConfig(**tuples(config["train"]))
+    return tcfg, recipe_class(tcfg.recipe).Config(**tuples(config["agent"]))
+
+
+def resume(run_dir: str | Path, stop_after: int | None = None) -> Path:
+    """Continue a stopped or killed run from its latest checkpoint."""
+    run_dir = Path(run_dir)
+    tcfg, acfg = read_run_config(run_dir)
+    return _run(run_dir, tcfg, acfg, checkpoint=latest_checkpoint(run_dir), stop_after=stop_after)
+
+
+def load_agent(run_dir: str | Path, device: str = "cpu") -> tuple[Agent, TrainConfig]:
+    """The agent of a run's latest checkpoint, ready to act."""
+    run_dir = Path(run_dir)
+    tcfg, acfg = read_run_config(run_dir)
+    ckpt = latest_checkpoint(run_dir)
+    if ckpt is None:
+        raise FileNotFoundError(f"{run_dir} has no checkpoint yet.")
+    weights, state = load_checkpoint(ckpt, device)
+    dims = state["dims"]
+    agent = recipe_class(tcfg.recipe)(acfg, dims["obs_dim"], dims["action_dim"], np.array(dims["action_low"]),
+                                      np.array(dims["action_high"]))
+    agent.load_state_dict(weights)
+    return agent.to(device).eval(), tcfg
+
+
+def run_eval(agent: Agent, tcfg: TrainConfig, episodes: int | None = None) -> dict:
+    with torch.random.fork_rng(devices=[]):  # evaluation never disturbs the training random streams
+        return evaluate(lambda o: agent.act(o, deterministic=True), tcfg.env, episodes or tcfg.eval_episodes,
+                        seed=tcfg.seed, num_envs=tcfg.eval_envs)
+
+
+def _run(run_dir: Path, tcfg: TrainConfig, acfg, checkpoint: Path | None = None,
+         stop_after: int | None = None) -> Path:
+    from tqdm import tqdm
+
+    if tcfg.threads:
+        torch.set_num_threads(tcfg.threads)
+    device = _resolve_device(tcfg.device)
+    dataset = load_dataset(tcfg.dataset, tcfg.env, episodes=tcfg.dataset_episodes, seed=0)
+    discount = getattr(acfg, "discount", None) if getattr(acfg, "needs_mc_returns", False) else None
+    sampler = OfflineSampler(dataset, device, tcfg.reward_scale, tcfg.reward_bias, discount=discount)
+    agent = build_agent(tcfg, acfg, dataset, device)
+    generator = torch.Generator(device=device).manual_seed(tcfg.seed)
+    start = 0
+    if checkpoint is not None:
+        weights, state = load_checkpoint(checkpoint, device)
+        agent.load_state_dict(weights)
+        for name, opt in agent.optimizers().items():
+            opt.load_state_dict(state["optimizers"][name])
+        generator.set_state(state["rng"]["sampler"])
+        torch.set_rng_state(state["rng"]["torch"])
+        if device.type == "cuda" and "cuda" in state["rng"]:
+            torch.cuda.set_rng_state(state["rng"]["cuda"])
+        start = int(state["step"])
+    else:
+        torch.manual_seed(tcfg.seed + 1)  # the training stream, distinct from initialization
+
+    loggers = Loggers(run_dir, tensorboard=tcfg.tensorboard, wandb=tcfg.wandb)
+    loggers.truncate_after(start)
+    dims = {"obs_dim": dataset.obs_dim, "action_dim": dataset.action_dim,
+            "action_low": dataset.action_low.tolist(), "action_high": dataset.action_high.tolist()}
+
+    def save(step: int) -> None:
+        rng = {"sampler": generator.get_state(), "torch": torch.get_rng_state()}
+        if device.type == "cuda":
+            rng["cuda"] = torch.cuda.get_rng_state()
+        state = {"step": step, "optimizers": {k: o.state_dict() for k, o in agent.optimizers().items()},
+                 "rng": rng, "dims": dims}
+        save_checkpoint(run_dir / "checkpoints" / f"step_{step:09d}", agent.state_dict(), state)
+        for old in sorted((run_dir / "checkpoints").glob("step_*"))[:-tcfg.keep_checkpoints]:
+            shutil.rmtree(old, ignore_errors=True)
+
+    end = tcfg.steps if stop_after is None else min(stop_after, tcfg.steps)
+    bar = tqdm(total=tcfg.steps, initial=start, disable=not tcfg.progress, dynamic_ncols=True,
+               desc=f"{tcfg.recipe} {Path(run_dir).name}", unit="step")
+    sums: dict[str, torch.Tensor] = {}
+    count, train_time, eval_result = 0, 0.0, None
+    t_interval = time.perf_counter()
+    agent.train()
+    for step in range(start + 1, end + 1):
+        metrics = agent.update(sampler.sample(tcfg.batch_size, generator))
+        for k, v in metrics.items():  # stay on the device; read only at log time
+            sums[k] = sums[k] + v if k in sums else v.clone()
+        count += 1
+        if step % tcfg.log_every == 0 or step == end:
+            values = {k: float(v) / count for k, v in sums.items()}
+            elapsed = time.perf_counter() - t_interval
+            train_time += elapsed
+            values["updates_per_s"] = count / elapsed
+            loggers.log("train", step, values)
+            bar.update(count)
+            bar.set_postfix({k: f"{v:.3g}" for k, v in list(values.items())[:3]})
+            sums, count = {}, 0
+            t_interval = time.perf_counter()
+        if (tcfg.eval_every and step % tcfg.eval_every == 0) or step == tcfg.steps:
+            agent.eval()
+            eval_result = run_eval(agent, tcfg)
+            agent.train()
+            loggers.log("eval", step, eval_result)
+            bar.write(f"step {step}: " + ", ".join(f"{k} {v:.3g}" for k, v in eval_result.items()))
+            t_interval = time.perf_counter()
+        if step % tcfg.checkpoint_every == 0 or step == end:
+            save(step)
+            t_interval = time.perf_counter()
+    bar.close()
+    loggers.close()
+    if end == tcfg.steps:
+        summary = {"steps": tcfg.steps, "recipe": tcfg.recipe, "dataset": tcfg.dataset, "env": tcfg.env,
+                   "seed": tcfg.seed, "final_eval": eval_result, "train_seconds_last_session": round(train_time, 1),
+                   "device": str(device)}
+        (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    return run_dir
