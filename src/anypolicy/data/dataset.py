@@ -180,11 +180,14 @@ def from_episodes(episodes: list[dict], action_low, action_high, metadata: dict 
         for k, v in (ep.get("infos") or {}).items():
             v = np.asarray(v)
             extra_cols.setdefault(k, []).append(v[:t])
+    extras = {k: np.concatenate(v) for k, v in extra_cols.items()}
+    # episodes that were split on saving (see storage.save_dataset) carry their own ids and timeouts
+    episode_ids = extras.pop("_episode_id", np.concatenate(cols["ep"])).astype(np.int64)
+    timeouts = extras.pop("_timeout", np.concatenate(cols["trunc"])).astype(bool)
     return Dataset(
         observations=np.concatenate(cols["obs"]), actions=np.concatenate(cols["act"]),
         rewards=np.concatenate(cols["rew"]), next_observations=np.concatenate(cols["next"]),
-        terminals=np.concatenate(cols["term"]), timeouts=np.concatenate(cols["trunc"]),
-        episode_ids=np.concatenate(cols["ep"]),
+        terminals=np.concatenate(cols["term"]), timeouts=timeouts, episode_ids=episode_ids,
         action_low=np.asarray(action_low, dtype=np.float32), action_high=np.asarray(action_high, dtype=np.float32),
-        extras={k: np.concatenate(v) for k, v in extra_cols.items()}, metadata=dict(metadata or {}),
+        extras=extras, metadata=dict(metadata or {}),
     )

@@ -66,18 +66,24 @@ def read_minari(path: Path) -> Dataset:
 
 
 def save_dataset(dataset: Dataset, path: Path) -> Path:
-    """Store any Dataset in the Minari format, one Minari episode per episode id."""
+    """Store any Dataset in the Minari format. A Minari episode needs next_observations[t] ==
+    observations[t + 1], so an episode is split where that breaks; its id and timeouts travel in the infos."""
     import gymnasium as gym
 
+    d = dataset
+    same_episode = d.episode_ids[1:] == d.episode_ids[:-1]
+    continuous = (d.next_observations[:-1] == d.observations[1:]).reshape(len(d) - 1, -1).all(1)
+    starts = np.flatnonzero(np.r_[True, ~(same_episode & continuous)])
+    extras = {**d.extras, "_episode_id": d.episode_ids, "_timeout": d.timeouts}
     episodes = []
-    for sl in dataset.episode_slices():
-        obs = np.concatenate([dataset.observations[sl], dataset.next_observations[sl][-1:]])
-        infos = {k: np.concatenate([v[sl], v[sl][-1:]]) for k, v in dataset.extras.items()}
-        episodes.append(dict(observations=obs, actions=dataset.actions[sl], rewards=dataset.rewards[sl],
-                             terminations=dataset.terminals[sl], truncations=dataset.timeouts[sl], infos=infos))
-    obs_space = gym.spaces.Box(-np.inf, np.inf, dataset.observations.shape[1:], np.float32)
-    act_space = gym.spaces.Box(dataset.action_low, dataset.action_high, dtype=np.float32)
-    return write_minari(path, episodes, obs_space, act_space, dataset.metadata)
+    for s, e in zip(starts, np.r_[starts[1:], len(d)]):
+        obs = np.concatenate([d.observations[s:e], d.next_observations[e - 1:e]])
+        infos = {k: np.concatenate([v[s:e], v[e - 1:e]]) for k, v in extras.items()}
+        episodes.append(dict(observations=obs, actions=d.actions[s:e], rewards=d.rewards[s:e],
+                             terminations=d.terminals[s:e], truncations=d.timeouts[s:e], infos=infos))
+    obs_space = gym.spaces.Box(-np.inf, np.inf, d.observations.shape[1:], np.float32)
+    act_space = gym.spaces.Box(d.action_low, d.action_high, dtype=np.float32)
+    return write_minari(path, episodes, obs_space, act_space, d.metadata)
 
 
 # ---------------------------------------------------------------------- imports

@@ -1,0 +1,210 @@
+"""Datasets: validation messages, storage round trips, imports, derived quantities, samplers."""
+import os
+
+import h5py
+import numpy as np
+import pytest
+import torch
+
+from anypolicy.data import storage
+from anypolicy.data.dataset import Dataset, DatasetError
+from anypolicy.data.sampler import MixedSampler, OfflineSampler, ReplayBuffer
+from conftest import make_arrays
+
+
+def test_valid_dataset_and_summary():
+    ds = Dataset(**make_arrays())
+    assert len(ds) == 20 and ds.num_episodes == 2 and ds.obs_dim == 3
+    info = ds.summary()
+    assert info["transitions"] == 20 and info["episodes"] == 2
+    assert len(info["action_mean"]) == 2
+
+
+@pytest.mark.parametrize("key", ["observations", "actions", "rewards", "next_observations"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_nan_and_inf_are_refused(key, bad):
+    arrays = make_arrays()
+    arrays[key] = arrays[key].copy()
+    arrays[key].reshape(len(arrays[key]), -1)[5, 0] = bad
+    with pytest.raises(DatasetError, match=rf"'{key}' holds NaN or inf in 1 transitions \(first at index 5\)"):
+        Dataset(**arrays)
+
+
+@pytest.mark.parametrize("key", ["actions", "rewards", "next_observations", "terminals", "episode_ids"])
+def test_mismatched_lengths_are_refused(key):
+    arrays = make_arrays()
+    arrays[key] = arrays[key][:-1]
+    with pytest.raises(DatasetError, match=rf"'{key}' has 19 entries but observations have 20"):
+        Dataset(**arrays)
+
+
+def test_mismatched_shapes_are_refused():
+    arrays = make_arrays()
+    arrays["next_observations"] = np.zeros((20, 4), np.float32)
+    with pytest.raises(DatasetError, match=r"observations have shape \(3,\) per step but next_observations have \(4,\)"):
+        Dataset(**arrays)
+    arrays = make_arrays()
+    arrays["actions"] = np.zeros(20, np.float32)
+    with pytest.raises(DatasetError, match=r"'actions' must have shape \[N, dim\]"):
+        Dataset(**arrays)
+    arrays = make_arrays()
+    arrays["action_low"] = -np.ones(3, np.float32)
+    with pytest.raises(DatasetError, match=r"action bounds must have shape \[2\]"):
+        Dataset(**arrays)
+
+
+def test_actions_outside_bounds_are_refused():
+    arrays = make_arrays()
+    arrays["actions"] = arrays["actions"].copy()
+    arrays["actions"][7, 1] = 1.5
+    with pytest.raises(DatasetError, match=r"1 actions lie outside the declared bounds .*transition 7, dimension 1, value 1.5"):
+        Dataset(**arrays)
+
+
+def test_empty_dataset_is_refused():
+    arrays = {k: (v[:0] if k not in ("action_low", "action_high") else v) for k, v in make_arrays().items()}
+    with pytest.raises(DatasetError, match="is empty: it holds no transitions"):
+        Dataset(**arrays)
+
+
+def test_wrong_format_files_are_refused(tmp_path):
+    text = tmp_path / "notes.npz"
+    text.write_text("not a numpy archive")
+    with pytest.raises(DatasetError, match="could not be read as an OGBench .npz file"):
+        storage.read_any(text)
+    h5 = tmp_path / "bad.hdf5"
+    h5.write_bytes(b"\x00garbage")
+    with pytest.raises(DatasetError, match="could not be read as an HDF5 file"):
+        storage.read_any(h5)
+    wrong_keys = tmp_path / "other.npz"
+    np.savez(wrong_keys, x=np.zeros(3))
+    with pytest.raises(DatasetError, match="not a valid OGBench .npz file: missing observations, actions, terminals"):
+        storage.read_any(wrong_keys)
+    with pytest.raises(DatasetError, match="cannot tell the format"):
+        storage.read_any(_touch(tmp_path / "x.csv"))
+    with pytest.raises(DatasetError, match="is not a Minari dataset"):
+        storage.read_any(tmp_path)
+    with pytest.raises(DatasetError, match="the path does not exist"):
+        storage.read_any(tmp_path / "missing.npz")
+
+
+def _touch(path):
+    path.write_text("a,b\n")
+    return path
+
+
+def test_minari_round_trip(tmp_path):
+    arrays = make_arrays()
+    arrays["terminals"] = arrays["terminals"].copy()
+    arrays["terminals"][19] = True
+    arrays["timeouts"] = arrays["timeouts"].copy()
+    arrays["timeouts"][19] = False
+    ds = Dataset(**arrays, extras={"qpos": np.arange(40, dtype=np.float32).reshape(20, 2)}, metadata={"name": "rt"})
+    path = storage.save_dataset(ds, tmp_path / "rt-v0")
+    back = storage.read_any(path)
+    for key in ("observations", "actions", "rewards", "next_observations", "terminals", "timeouts", "episode_ids"):
+        np.testing.assert_array_equal(getattr(back, key), getattr(ds, key), err_msg=key)
+    np.testing.assert_array_equal(back.extras["qpos"], ds.extras["qpos"])
+    assert back.metadata["name"] == "rt"
+    # the layout is Minari's own: its loader reads it too
+    from minari.dataset.minari_storage import MinariStorage
+    assert MinariStorage.read(path / "data").total_steps == 20
+
+
+def test_failed_write_leaves_nothing_behind(tmp_path, monkeypatch):
+    ds = Dataset(**make_arrays())
+    from minari.dataset._storages.hdf5_storage import HDF5Storage
+
+    def boom(self, episodes):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(HDF5Storage, "update_episodes", boom)
+    with pytest.raises(RuntimeError, match="disk full"):
+        storage.save_dataset(ds, tmp_path / "half")
+    assert os.listdir(tmp_path) == []
+
+
+def test_ogbench_npz_import(tmp_path):
+    # two episodes of 3 transitions each in OGBench's layout: 4 states per episode, the last one terminal
+    obs = np.arange(8 * 2, dtype=np.float32).reshape(8, 2)
+    act = np.zeros((8, 1), np.float32)
+    ends = np.array([0, 0, 0, 1, 0, 0, 0, 1], bool)
+    np.savez(tmp_path / "d.npz", observations=obs, actions=act, terminals=ends, qpos=obs * 2)
+    ds = storage.read_any(tmp_path / "d.npz")
+    assert len(ds) == 6 and ds.num_episodes == 2
+    np.testing.assert_array_equal(ds.next_observations[0], obs[1])
+    np.testing.assert_array_equal(ds.next_observations[2], obs[3])
+    np.testing.assert_array_equal(ds.observations[3], obs[4])
+    np.testing.assert_array_equal(ds.timeouts, [0, 0, 1, 0, 0, 1])
+    assert not ds.terminals.any()
+    np.testing.assert_array_equal(ds.extras["qpos"][3], obs[4] * 2)
+
+
+def test_d4rl_hdf5_import(tmp_path):
+    n = 10
+    with h5py.File(tmp_path / "d.hdf5", "w") as f:
+        f["observations"] = np.arange(n * 2, dtype=np.float32).reshape(n, 2)
+        f["next_observations"] = np.arange(n * 2, dtype=np.float32).reshape(n, 2) + 1
+        f["actions"] = np.zeros((n, 3), np.float32)
+        f["rewards"] = np.ones(n, np.float32)
+        f["terminals"] = np.r_[np.zeros(4), 1, np.zeros(5)].astype(bool)
+        f["timeouts"] = np.r_[np.zeros(9), 1].astype(bool)
+    ds = storage.read_any(tmp_path / "d.hdf5")
+    assert len(ds) == 10 and ds.num_episodes == 2
+    assert ds.terminals[4] and not ds.terminals[9] and ds.timeouts[9]
+    with h5py.File(tmp_path / "short.hdf5", "w") as f:
+        for k in ("observations", "actions", "rewards"):
+            f[k] = np.zeros((5, 2))
+        f["terminals"] = np.zeros(4)
+    with pytest.raises(DatasetError, match="different lengths"):
+        storage.read_any(tmp_path / "short.hdf5")
+
+
+def test_mc_returns_match_a_direct_sum():
+    arrays = make_arrays(n=12, episodes=3)
+    arrays["terminals"] = arrays["terminals"].copy()
+    arrays["terminals"][3] = True
+    ds = Dataset(**arrays)
+    gamma = 0.9
+    got = ds.mc_returns(gamma, reward_scale=2.0, reward_bias=-1.0)
+    r = ds.rewards * 2.0 - 1.0
+    for i in range(12):
+        end = (i // 4 + 1) * 4
+        expected = sum(gamma ** (j - i) * r[j] for j in range(i, end))
+        assert got[i] == pytest.approx(expected, rel=1e-5)
+
+
+def test_observation_stats():
+    ds = Dataset(**make_arrays(n=200, episodes=4))
+    mean, std = ds.observation_stats()
+    np.testing.assert_allclose(mean, ds.observations.mean(0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(std, ds.observations.std(0), rtol=1e-5)
+
+
+def test_sampler_reward_scale_and_masks():
+    arrays = make_arrays()
+    arrays["terminals"] = arrays["terminals"].copy()
+    arrays["terminals"][9] = True
+    ds = Dataset(**arrays)
+    sampler = OfflineSampler(ds, "cpu", reward_scale=2.0, reward_bias=-1.0)
+    np.testing.assert_allclose(sampler.data["rewards"].numpy(), ds.rewards * 2 - 1, rtol=1e-6)
+    assert sampler.data["masks"][9] == 0 and sampler.data["masks"].sum() == 19
+    batch = sampler.sample(64, torch.Generator().manual_seed(0))
+    assert batch["observations"].shape == (64, 3) and batch["actions"].shape == (64, 2)
+
+
+def test_replay_buffer_mixing_ratio():
+    ds = Dataset(**make_arrays())
+    offline = OfflineSampler(ds, "cpu")
+    buf = ReplayBuffer(100, 3, 2, "cpu")
+    mixed = MixedSampler(offline, buf, online_ratio=0.25)
+    g = torch.Generator().manual_seed(0)
+    assert mixed.sample(16, g)["observations"].shape == (16, 3)  # empty buffer: all offline
+    buf.add(np.full((5, 3), 7.0), np.zeros((5, 2)), np.ones(5), np.zeros((5, 3)), np.zeros(5))
+    batch = mixed.sample(16, g)
+    assert (batch["observations"][:, 0] == 7.0).sum() == 4  # 25% of 16 from the online buffer
+    for _ in range(30):
+        buf.add(np.zeros(3), np.zeros(2), 0.0, np.zeros(3), True)
+    assert buf.size == 35
+    with pytest.raises(ValueError, match="online_ratio must lie in"):
+        MixedSampler(offline, buf, online_ratio=1.5)

@@ -1,0 +1,105 @@
+"""The training loop: exact resume after a stop or a kill, atomic checkpoints, logs, configs."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from anypolicy.config import ConfigError
+from anypolicy.train import checkpoint as ckpt
+from anypolicy.train.loop import resume, train
+
+FAST = ["hidden=32,32", "eval_every=30", "eval_episodes=3", "eval_envs=3", "log_every=10",
+        "checkpoint_every=20", "batch_size=64", "tensorboard=false", "progress=false"]
+
+
+def final_weights(run_dir: Path) -> dict:
+    return load_file(str(ckpt.latest_checkpoint(run_dir) / "weights.safetensors"))
+
+
+def assert_same_weights(a: dict, b: dict):
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+@pytest.mark.parametrize("recipe", ["bc", "iql"])
+def test_stopped_run_resumes_to_identical_weights(tmp_path, recipe):
+    full = train(recipe, "toy:nav", steps=60, seed=3, run_dir=tmp_path / "full", overrides=FAST)
+    part = train(recipe, "toy:nav", steps=60, seed=3, run_dir=tmp_path / "part", overrides=FAST, stop_after=40)
+    assert not (part / "summary.json").exists()
+    resume(part)
+    assert_same_weights(final_weights(full), final_weights(part))
+    rows = [json.loads(json.dumps(r)) for r in open(part / "metrics.csv").read().splitlines()[1:]]
+    steps = [int(r.split(",")[0]) for r in rows]
+    assert steps == sorted(set(steps)) and steps[-1] == 60  # no duplicated rows after the resume
+    assert (part / "eval.csv").read_text() == (full / "eval.csv").read_text()
+
+
+def test_killed_run_resumes_to_identical_weights(tmp_path):
+    args = ["iql", "--dataset", "toy:nav", "--steps", "400", "--seed", "1"]
+    sets = [a for s in FAST if not s.startswith("checkpoint_every") for a in ("--set", s)] + ["--set", "checkpoint_every=50"]
+    full = tmp_path / "full"
+    subprocess.run([sys.executable, "-m", "anypolicy.cli", "train", *args, "--run-dir", str(full), *sets], check=True)
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-m", "anypolicy.cli", "train", *args, "--run-dir", str(killed), *sets])
+    while ckpt.latest_checkpoint(killed) is None and proc.poll() is None:
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (killed / "summary.json").exists(), "the run ended before it could be killed"
+    subprocess.run([sys.executable, "-m", "anypolicy.cli", "train", "--resume", str(killed)], check=True)
+    assert_same_weights(final_weights(full), final_weights(killed))
+
+
+def test_checkpoint_round_trip_and_atomicity(tmp_path, monkeypatch):
+    weights = {"w": torch.randn(3, 2)}
+    opt = torch.optim.Adam([torch.nn.Parameter(torch.randn(2))])
+    opt.param_groups[0]["params"][0].grad = torch.ones(2)
+    opt.step()
+    state = {"step": 7, "optimizers": {"pi": opt.state_dict()}, "rng": {"torch": torch.get_rng_state()}}
+    good = ckpt.save_checkpoint(tmp_path / "checkpoints" / "step_000000007", weights, state)
+    w, s = ckpt.load_checkpoint(good)
+    assert torch.equal(w["w"], weights["w"]) and s["step"] == 7
+    assert torch.equal(s["optimizers"]["pi"]["state"][0]["exp_avg"], opt.state_dict()["state"][0]["exp_avg"])
+    assert s["optimizers"]["pi"]["param_groups"][0]["lr"] == opt.param_groups[0]["lr"]
+
+    def broken(*a, **k):
+        raise OSError("killed mid-write")
+
+    monkeypatch.setattr(ckpt, "save_file", broken)
+    with pytest.raises(OSError):
+        ckpt.save_checkpoint(tmp_path / "checkpoints" / "step_000000009", weights, {"step": 9})
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["step_000000007"]
+    assert ckpt.latest_checkpoint(tmp_path) == good
+
+
+def test_run_directory_contents(tmp_path):
+    run = train("bc", "toy:nav", steps=20, run_dir=tmp_path / "r",
+                overrides=[s for s in FAST if not s.startswith("tensorboard")] + ["tensorboard=true"])
+    config = json.loads((run / "config.json").read_text())
+    assert config["train"]["recipe"] == "bc" and config["agent"]["hidden"] == [32, 32]
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["final_eval"]["episodes"] == 3
+    assert any((run / "tensorboard").iterdir())
+    header = (run / "metrics.csv").read_text().splitlines()[0]
+    assert "policy_loss" in header and "updates_per_s" in header
+    with pytest.raises(FileExistsError, match="already holds a run"):
+        train("bc", "toy:nav", steps=20, run_dir=run, overrides=FAST)
+
+
+def test_bad_configs_are_refused(tmp_path):
+    with pytest.raises(ConfigError, match="unknown recipe 'dqn'"):
+        train("dqn", "toy:nav", run_dir=tmp_path / "a")
+    with pytest.raises(ConfigError, match=r"unknown config key\(s\) hiden for recipe 'iql'; valid keys: .*hidden"):
+        train("iql", "toy:nav", run_dir=tmp_path / "b", overrides=["hiden=4"])
+    with pytest.raises(ConfigError, match="'expectile=high': expected a value of type float"):
+        train("iql", "toy:nav", run_dir=tmp_path / "c", overrides=["expectile=high"])
+    with pytest.raises(ConfigError, match="steps must be at least 1"):
+        train("iql", "toy:nav", steps=0, run_dir=tmp_path / "d")
