@@ -12,6 +12,7 @@ class BCConfig:
     hidden: tuple[int, ...] = (256, 256)  # policy MLP widths
     lr: float = 3e-4  # Adam learning rate
     layer_norm: bool = False  # LayerNorm after each hidden layer of the policy
+    activation: str = "gelu"  # hidden activation: gelu, relu, silu, tanh
 
 
 class BC(Agent):
@@ -20,7 +21,7 @@ class BC(Agent):
     def __init__(self, cfg: BCConfig, obs_dim, action_dim, action_low, action_high, **kw):
         super().__init__(cfg, obs_dim, action_dim, action_low, action_high, **kw)
         self.policy = TanhGaussianPolicy(obs_dim, action_dim, action_low, action_high, cfg.hidden,
-                                         layer_norm=cfg.layer_norm)
+                                         layer_norm=cfg.layer_norm, activation=cfg.activation)
         self.policy_opt = self.make_optimizer(self.policy, cfg.lr)
 
     def update(self, batch):

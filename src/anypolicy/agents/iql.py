@@ -1,5 +1,6 @@
 """Implicit Q-Learning (Kostrikov et al., 2022): expectile value, SARSA-style Q, advantage-weighted
-policy extraction. One update, in the paper's order:
+policy extraction. One update computes the three losses from the current networks and takes one
+Adam step on their sum (as FQL's and OGBench's IQL do); no gradient crosses between them:
 
     L_V  = E[ |tau - 1(Q_t(s,a) - V(s) < 0)| (Q_t(s,a) - V(s))^2 ]          Q_t: min over target heads
     L_Q  = E[ (r + gamma * mask * V(s') - Q_i(s,a))^2 ]                      for every head i
@@ -31,6 +32,7 @@ class IQLConfig:
     target_tau: float = 0.005  # Polyak rate of the target Q
     critic_layer_norm: bool = True  # LayerNorm in Q and V
     policy_layer_norm: bool = False  # LayerNorm in the policy
+    activation: str = "gelu"  # hidden activation of every MLP: gelu, relu, silu, tanh
 
 
 class IQL(Agent):
@@ -39,37 +41,39 @@ class IQL(Agent):
     def __init__(self, cfg: IQLConfig, obs_dim, action_dim, action_low, action_high, **kw):
         super().__init__(cfg, obs_dim, action_dim, action_low, action_high, **kw)
         critic_hidden = cfg.critic_hidden or cfg.hidden
-        self.q = QEnsemble(obs_dim, action_dim, critic_hidden, cfg.ensemble, cfg.critic_layer_norm)
+        self.q = QEnsemble(obs_dim, action_dim, critic_hidden, cfg.ensemble, cfg.critic_layer_norm, cfg.activation)
         self.q_target = copy.deepcopy(self.q).requires_grad_(False)
-        self.v = ValueNet(obs_dim, critic_hidden, cfg.critic_layer_norm)
+        self.v = ValueNet(obs_dim, critic_hidden, cfg.critic_layer_norm, cfg.activation)
         self.policy = TanhGaussianPolicy(obs_dim, action_dim, action_low, action_high, cfg.hidden,
-                                         layer_norm=cfg.policy_layer_norm)
-        self.q_opt = self.make_optimizer(self.q, cfg.lr)
-        self.v_opt = self.make_optimizer(self.v, cfg.lr)
-        self.policy_opt = self.make_optimizer(self.policy, cfg.lr)
+                                         layer_norm=cfg.policy_layer_norm, activation=cfg.activation)
+        # one optimizer over the three networks: their losses share no gradients (see `losses`)
+        self.opt = self.make_optimizer(torch.nn.ModuleList([self.q, self.v, self.policy]), cfg.lr)
 
-    def update(self, batch):
+    def losses(self, batch):
         cfg = self.cfg
         obs, next_obs = self.normalize(batch["observations"]), self.normalize(batch["next_observations"])
         actions = batch["actions"]
         with torch.no_grad():
             q_target = self.q_target(obs, actions).min(0).values
-
+            v_next = self.v(next_obs)
         v = self.v(obs)
-        v_loss = expectile_loss(q_target - v, cfg.expectile)
-        step(self.v_opt, v_loss)
 
-        with torch.no_grad():
-            td_target = batch["rewards"] + cfg.discount * batch["masks"] * self.v(next_obs)
+        v_loss = expectile_loss(q_target - v, cfg.expectile)
+
+        td_target = batch["rewards"] + cfg.discount * batch["masks"] * v_next
         q = self.q(obs, actions)
         q_loss = (q - td_target).pow(2).mean(1).sum()
-        step(self.q_opt, q_loss)
 
         advantage = q_target - v.detach()
         weights = torch.exp(cfg.beta * advantage).clamp(max=cfg.max_weight)
         policy_loss = self.policy.loss(obs, actions, weights)
-        step(self.policy_opt, policy_loss)
 
-        polyak_update(self.q_target, self.q, cfg.target_tau)
-        return {"v_loss": v_loss.detach(), "q_loss": q_loss.detach(), "policy_loss": policy_loss.detach(),
-                "v_mean": v.mean().detach(), "q_mean": q.mean().detach(), "adv_mean": advantage.mean()}
+        metrics = {"v_loss": v_loss, "q_loss": q_loss, "policy_loss": policy_loss, "v_mean": v.mean(),
+                   "q_mean": q.mean(), "adv_mean": advantage.mean()}
+        return v_loss + q_loss + policy_loss, metrics
+
+    def update(self, batch):
+        loss, metrics = self.losses(batch)
+        step(self.opt, loss)
+        polyak_update(self.q_target, self.q, self.cfg.target_tau)
+        return {k: v.detach() for k, v in metrics.items()}

@@ -10,9 +10,10 @@ from anypolicy.nets.mlp import EnsembleMLP
 class QEnsemble(nn.Module):
     """E Q-functions in one module: q(obs [B,S], actions [B,A] or [B,n,A]) -> [E,B] or [E,B,n]."""
 
-    def __init__(self, obs_dim: int, action_dim: int, hidden=(256, 256), ensemble: int = 2, layer_norm: bool = True):
+    def __init__(self, obs_dim: int, action_dim: int, hidden=(256, 256), ensemble: int = 2, layer_norm: bool = True,
+                 activation: str = "gelu"):
         super().__init__()
-        self.net = EnsembleMLP(ensemble, (obs_dim, action_dim), hidden, 1, layer_norm=layer_norm)
+        self.net = EnsembleMLP(ensemble, (obs_dim, action_dim), hidden, 1, layer_norm=layer_norm, activation=activation)
 
     def forward(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         return self.net(obs, actions).squeeze(-1)
@@ -21,9 +22,9 @@ class QEnsemble(nn.Module):
 class ValueNet(nn.Module):
     """V(obs [B,S]) -> [B]."""
 
-    def __init__(self, obs_dim: int, hidden=(256, 256), layer_norm: bool = True):
+    def __init__(self, obs_dim: int, hidden=(256, 256), layer_norm: bool = True, activation: str = "gelu"):
         super().__init__()
-        self.net = EnsembleMLP(1, (obs_dim,), hidden, 1, layer_norm=layer_norm)
+        self.net = EnsembleMLP(1, (obs_dim,), hidden, 1, layer_norm=layer_norm, activation=activation)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         return self.net(obs)[0, ..., 0]

@@ -7,11 +7,20 @@ import torch
 from torch import nn
 
 
+ACTIVATIONS = {"gelu": nn.GELU, "relu": nn.ReLU, "silu": nn.SiLU, "tanh": nn.Tanh}
+
+
+def activation_class(name: str) -> type[nn.Module]:
+    if name not in ACTIVATIONS:
+        raise ValueError(f"unknown activation '{name}'; choose one of {', '.join(ACTIVATIONS)}.")
+    return ACTIVATIONS[name]
+
+
 def mlp(in_dim: int, hidden: tuple[int, ...], out_dim: int, layer_norm: bool = False,
-        activation=nn.GELU) -> nn.Sequential:
+        activation: str = "gelu") -> nn.Sequential:
     layers: list[nn.Module] = []
     for h in hidden:
-        layers += [nn.Linear(in_dim, h)] + ([nn.LayerNorm(h)] if layer_norm else []) + [activation()]
+        layers += [nn.Linear(in_dim, h)] + ([nn.LayerNorm(h)] if layer_norm else []) + [activation_class(activation)()]
         in_dim = h
     layers.append(nn.Linear(in_dim, out_dim))
     return nn.Sequential(*layers)
@@ -49,7 +58,7 @@ class EnsembleMLP(nn.Module):
     (e.g. state and action) separately, so the state part is computed once and broadcast over many actions."""
 
     def __init__(self, ensemble: int, in_dims: tuple[int, ...], hidden: tuple[int, ...], out_dim: int,
-                 layer_norm: bool = True, activation=nn.GELU):
+                 layer_norm: bool = True, activation: str = "gelu"):
         super().__init__()
         self.ensemble = ensemble
         self.first = nn.ModuleList(EnsembleLinear(ensemble, d, hidden[0]) for d in in_dims)
@@ -59,7 +68,7 @@ class EnsembleMLP(nn.Module):
         self.norms = nn.ModuleList(EnsembleLayerNorm(ensemble, h) if layer_norm else nn.Identity() for h in hidden)
         self.hidden = nn.ModuleList(EnsembleLinear(ensemble, a, b) for a, b in zip(hidden[:-1], hidden[1:]))
         self.out = EnsembleLinear(ensemble, hidden[-1], out_dim)
-        self.act = activation()
+        self.act = activation_class(activation)()
 
     def first_layer(self, *inputs: torch.Tensor) -> torch.Tensor:
         """Sum of the first layer over inputs; each input is [B, d] or [B, n, d] (broadcast against each other)."""

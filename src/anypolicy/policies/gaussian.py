@@ -12,9 +12,10 @@ from anypolicy.policies.base import as_targets, weighted_mean
 
 class TanhGaussianPolicy(nn.Module):
     def __init__(self, obs_dim: int, action_dim: int, action_low, action_high, hidden=(256, 256),
-                 log_std_min: float = -5.0, log_std_max: float = 2.0, layer_norm: bool = False):
+                 log_std_min: float = -5.0, log_std_max: float = 2.0, layer_norm: bool = False,
+                 activation: str = "gelu"):
         super().__init__()
-        self.trunk = mlp(obs_dim, hidden, 2 * action_dim, layer_norm=layer_norm)
+        self.trunk = mlp(obs_dim, hidden, 2 * action_dim, layer_norm=layer_norm, activation=activation)
         low, high = torch.as_tensor(action_low, dtype=torch.float32), torch.as_tensor(action_high, dtype=torch.float32)
         self.register_buffer("action_scale", (high - low) / 2)
         self.register_buffer("action_center", (high + low) / 2)
