@@ -42,6 +42,7 @@ class TrainConfig:
     normalize_observations: bool = False  # standardize observations with dataset statistics
     device: str = "auto"  # cpu, cuda, or auto
     threads: int = 0  # torch CPU threads (0: torch's default)
+    cuda_graph: bool = True  # on a GPU, replay each update as one captured CUDA graph
     tensorboard: bool = True  # write TensorBoard events to RUN_DIR/tensorboard
     wandb: bool = False  # log to Weights & Biases (needs wandb installed)
     progress: bool = True  # show a progress bar
@@ -158,12 +159,21 @@ def _run(run_dir: Path, tcfg: TrainConfig, acfg, checkpoint: Path | None = None,
     sampler = OfflineSampler(dataset, device, tcfg.reward_scale, tcfg.reward_bias, discount=discount)
     agent = build_agent(tcfg, acfg, dataset, device)
     generator = torch.Generator(device=device).manual_seed(tcfg.seed)
+    update = agent.update
+    graphed = device.type == "cuda" and tcfg.cuda_graph
+    if graphed:
+        from anypolicy.train.cuda_graph import capture_update, load_optimizer_in_place
+
+        update = capture_update(agent, sampler.sample(tcfg.batch_size, torch.Generator(device).manual_seed(0)))
     start = 0
     if checkpoint is not None:
         weights, state = load_checkpoint(checkpoint, device)
         agent.load_state_dict(weights)
         for name, opt in agent.optimizers().items():
-            opt.load_state_dict(state["optimizers"][name])
+            if graphed:
+                load_optimizer_in_place(opt, state["optimizers"][name])
+            else:
+                opt.load_state_dict(state["optimizers"][name])
         generator.set_state(state["rng"]["sampler"])
         torch.set_rng_state(state["rng"]["torch"])
         if device.type == "cuda" and "cuda" in state["rng"]:
@@ -195,7 +205,7 @@ def _run(run_dir: Path, tcfg: TrainConfig, acfg, checkpoint: Path | None = None,
     t_interval = time.perf_counter()
     agent.train()
     for step in range(start + 1, end + 1):
-        metrics = agent.update(sampler.sample(tcfg.batch_size, generator))
+        metrics = update(sampler.sample(tcfg.batch_size, generator))
         for k, v in metrics.items():  # stay on the device; read only at log time
             sums[k] = sums[k] + v if k in sums else v.clone()
         count += 1
