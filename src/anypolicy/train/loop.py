@@ -201,8 +201,8 @@ def _run(run_dir: Path, tcfg: TrainConfig, acfg, checkpoint: Path | None = None,
     bar = tqdm(total=tcfg.steps, initial=start, disable=not tcfg.progress, dynamic_ncols=True,
                desc=f"{tcfg.recipe} {Path(run_dir).name}", unit="step")
     sums: dict[str, torch.Tensor] = {}
-    count, train_time, eval_result = 0, 0.0, None
-    t_interval = time.perf_counter()
+    count, busy, train_time, eval_result = 0, 0.0, 0.0, None  # busy: update seconds in this log interval
+    t_mark = time.perf_counter()
     agent.train()
     for step in range(start + 1, end + 1):
         metrics = update(sampler.sample(tcfg.batch_size, generator))
@@ -210,25 +210,27 @@ def _run(run_dir: Path, tcfg: TrainConfig, acfg, checkpoint: Path | None = None,
             sums[k] = sums[k] + v if k in sums else v.clone()
         count += 1
         if step % tcfg.log_every == 0 or step == end:
-            values = {k: float(v) / count for k, v in sums.items()}
-            elapsed = time.perf_counter() - t_interval
-            train_time += elapsed
-            values["updates_per_s"] = count / elapsed
+            values = {k: float(v) / count for k, v in sums.items()}  # reading synchronizes the device
+            busy += time.perf_counter() - t_mark
+            train_time += busy
+            values["updates_per_s"] = count / busy
             loggers.log("train", step, values)
             bar.update(count)
             bar.set_postfix({k: f"{v:.3g}" for k, v in list(values.items())[:3]})
-            sums, count = {}, 0
-            t_interval = time.perf_counter()
-        if (tcfg.eval_every and step % tcfg.eval_every == 0) or step == tcfg.steps:
-            agent.eval()
-            eval_result = run_eval(agent, tcfg)
-            agent.train()
-            loggers.log("eval", step, eval_result)
-            bar.write(f"step {step}: " + ", ".join(f"{k} {v:.3g}" for k, v in eval_result.items()))
-            t_interval = time.perf_counter()
-        if step % tcfg.checkpoint_every == 0 or step == end:
-            save(step)
-            t_interval = time.perf_counter()
+            sums, count, busy = {}, 0, 0.0
+            t_mark = time.perf_counter()
+        evaluate_now = (tcfg.eval_every and step % tcfg.eval_every == 0) or step == tcfg.steps
+        if evaluate_now or step % tcfg.checkpoint_every == 0 or step == end:
+            busy += time.perf_counter() - t_mark  # evaluation and checkpoints do not count as update time
+            if evaluate_now:
+                agent.eval()
+                eval_result = run_eval(agent, tcfg)
+                agent.train()
+                loggers.log("eval", step, eval_result)
+                bar.write(f"step {step}: " + ", ".join(f"{k} {v:.3g}" for k, v in eval_result.items()))
+            if step % tcfg.checkpoint_every == 0 or step == end:
+                save(step)
+            t_mark = time.perf_counter()
     bar.close()
     loggers.close()
     if end == tcfg.steps:
