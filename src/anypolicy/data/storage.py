@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from anypolicy.atomic import atomic_directory
 from anypolicy.data.dataset import Dataset, DatasetError, from_episodes
 
 
@@ -33,20 +32,12 @@ def write_minari(path: Path, episodes: list[dict], observation_space, action_spa
     from minari.dataset.minari_storage import MinariStorage
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
-    try:
+    with atomic_directory(path) as tmp:
         storage = MinariStorage.new(tmp / "data", observation_space=observation_space,
                                     action_space=action_space, jpeg_encoding=False)
         storage.update_metadata({"dataset_id": metadata.get("name", path.name),
                                  "anypolicy": json.dumps(metadata)})
         storage.update_episodes(EpisodeBuffer(id=i, **ep) for i, ep in enumerate(episodes))
-        if path.exists():
-            shutil.rmtree(path)
-        os.rename(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return path
 
 

@@ -3,13 +3,12 @@ renamed into place so that a kill never leaves a half-written checkpoint. No pic
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
+
+from anypolicy.atomic import atomic_directory
 
 TENSOR = "__tensor__:"
 
@@ -41,22 +40,13 @@ def unflatten(obj, tensors: dict, device=None):
 
 def save_checkpoint(directory: Path, weights: dict[str, torch.Tensor], state: dict) -> Path:
     """Write `weights` (a flat state_dict) and `state` (nested: optimizers, RNG, step...) atomically."""
-    directory = Path(directory)
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.tmp-", dir=directory.parent))
-    try:
+    with atomic_directory(directory) as tmp:
         save_file({k: v.detach().cpu().contiguous() for k, v in weights.items()}, str(tmp / "weights.safetensors"))
         tensors: dict = {}
         meta = flatten(state, "state", tensors)
         save_file(tensors, str(tmp / "state.safetensors"))
         (tmp / "state.json").write_text(json.dumps(meta))
-        if directory.exists():
-            shutil.rmtree(directory)
-        os.rename(tmp, directory)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return directory
+    return Path(directory)
 
 
 def load_checkpoint(directory: Path, device=None) -> tuple[dict[str, torch.Tensor], dict]:

@@ -43,6 +43,7 @@ class TrainConfig:
     device: str = "auto"  # cpu, cuda, or auto
     threads: int = 0  # torch CPU threads (0: torch's default)
     cuda_graph: bool = True  # on a GPU, replay each update as one captured CUDA graph
+    compile: bool = False  # torch.compile the update (CPU: ~1.2x faster after ~20 s of compilation)
     tensorboard: bool = True  # write TensorBoard events to RUN_DIR/tensorboard
     wandb: bool = False  # log to Weights & Biases (needs wandb installed)
     progress: bool = True  # show a progress bar
@@ -165,6 +166,8 @@ def _run(run_dir: Path, tcfg: TrainConfig, acfg, checkpoint: Path | None = None,
         from anypolicy.train.cuda_graph import capture_update, load_optimizer_in_place
 
         update = capture_update(agent, sampler.sample(tcfg.batch_size, torch.Generator(device).manual_seed(0)))
+    elif tcfg.compile:
+        update = torch.compile(agent.update)
     start = 0
     if checkpoint is not None:
         weights, state = load_checkpoint(checkpoint, device)
