@@ -72,3 +72,14 @@ def test_bad_sources_are_refused():
         og.generate("ogbench:cube-triple-play", episodes=1)
     with pytest.raises(DatasetError, match="--episodes must be at least 1"):
         og.generate("ogbench:cube-single-play", episodes=0)
+
+
+@pytest.mark.parametrize("domain", list(og.DOMAINS))
+@pytest.mark.parametrize("kind", og.KINDS)
+def test_every_domain_and_kind_generates_and_labels(domain, kind):
+    ds = og.load(f"ogbench:{domain}-{kind}", episodes=1, steps=40)
+    assert len(ds) == 40 and np.isfinite(ds.observations).all()
+    assert np.abs(ds.actions).max() <= 1.0
+    assert ds.metadata["task"] == og.DEFAULT_TASK[domain]
+    if domain.startswith(("puzzle", "scene")):
+        assert "button_states" in ds.extras

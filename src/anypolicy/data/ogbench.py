@@ -216,8 +216,8 @@ def label_singletask(dataset: Dataset, domain: str, task: int) -> Dataset:
 
 
 def load(source: str, task: int | None = None, episodes: int = FULL_EPISODES, seed: int = 0,
-         workers: int | None = None) -> Dataset:
+         workers: int | None = None, steps: int = EPISODE_STEPS) -> Dataset:
     """Load (generating on first use) an OGBench dataset, labelled for `task` (default: the domain's default)."""
     domain, _ = parse_source(source)
-    ds = read_minari(generate(source, episodes=episodes, seed=seed, workers=workers))
+    ds = read_minari(generate(source, episodes=episodes, seed=seed, workers=workers, steps=steps, progress=False))
     return label_singletask(ds, domain, task or DEFAULT_TASK[domain])
