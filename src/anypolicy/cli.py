@@ -63,10 +63,11 @@ def quickstart(out: str | Path = "runs/quickstart", steps: int = 3000) -> Path:
     from anypolicy.train.loop import train
 
     out = Path(out) / time.strftime("%Y%m%d-%H%M%S")
-    common = ["eval_every=1000", "eval_episodes=50", "log_every=500"]
+    common = ["eval_every=1000", "eval_episodes=50", "log_every=500", "hidden=128,128", "lr=1e-3"]
     results = {}
     for recipe in ("bc", "iql"):
-        run = train(recipe, "toy:nav", steps=steps, run_dir=out / f"toy-{recipe}", overrides=common)
+        extra = ["beta=3"] if recipe == "iql" else []
+        run = train(recipe, "toy:nav", steps=steps, run_dir=out / f"toy-{recipe}", overrides=common + extra)
         results[f"toy-nav {recipe}"] = json.loads((run / "summary.json").read_text())["final_eval"]
     path = og.generate("ogbench:cube-single-play", episodes=4, workers=2)
     print(f"generated a small OGBench dataset (4 episodes of 1001 steps) at {path}")
