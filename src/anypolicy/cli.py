@@ -5,6 +5,7 @@ import argparse
 import json
 import sys
 import time
+import warnings
 from pathlib import Path
 
 
@@ -125,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=lambda a: quickstart())
 
     args = parser.parse_args(argv)
+    # OGBench builds float64 Box spaces; gymnasium warns on every environment it makes
+    warnings.filterwarnings("ignore", message=".*precision lowered by casting")
     from anypolicy.config import ConfigError
     from anypolicy.data.dataset import DatasetError
     from anypolicy.envs.registry import EnvError

@@ -84,9 +84,12 @@ def _scene_is_healthy(qpos: np.ndarray) -> bool:
 
 
 def _collect_episodes(domain: str, kind: str, seed: int, episode_ids: list[int], steps: int) -> list[dict]:
+    import warnings
+
     import gymnasium as gym
     import ogbench.manipspace  # noqa: F401 - registers the environments
 
+    warnings.filterwarnings("ignore", message=".*precision lowered by casting")  # OGBench's float64 spaces
     env = gym.make(DOMAINS[domain], terminate_at_goal=False, mode="data_collection", max_episode_steps=steps)
     oracles = _make_oracles(env, domain, kind)
     p_random = 0.0 if kind == "play" else (0.2 if domain.startswith("puzzle") else 0.1)
