@@ -29,11 +29,17 @@ class Agent(nn.Module):
         return {k: v for k, v in vars(self).items() if isinstance(v, torch.optim.Optimizer)}
 
     def make_optimizer(self, module: nn.Module, lr: float) -> torch.optim.Optimizer:
-        fused = next(module.parameters()).device.type in ("cpu", "cuda")
-        return torch.optim.Adam(module.parameters(), lr=lr, fused=fused)
+        params = [p for p in module.parameters() if p.requires_grad]  # not EMA or target copies
+        return torch.optim.Adam(params, lr=lr, fused=params[0].device.type in ("cpu", "cuda"))
 
     def update(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         raise NotImplementedError
+
+    def after_policy_step(self) -> None:
+        """Policies with post-step work (a diffusion policy's EMA weights) expose `after_step`."""
+        hook = getattr(self.policy, "after_step", None)
+        if hook is not None:
+            hook()
 
     @torch.no_grad()
     def act(self, obs: np.ndarray | torch.Tensor, deterministic: bool = True) -> np.ndarray:

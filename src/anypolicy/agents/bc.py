@@ -4,14 +4,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from anypolicy.agents.base import Agent, step
-from anypolicy.policies.gaussian import TanhGaussianPolicy
+from anypolicy.policies import make_policy
 
 
 @dataclass
 class BCConfig:
-    hidden: tuple[int, ...] = (256, 256)  # policy MLP widths
+    policy: str = "gaussian"  # policy class: gaussian, deterministic, mixture, vae, diffusion, flow, autoregressive, or pkg.mod:Class
+    hidden: tuple[int, ...] = (256, 256)  # policy MLP widths (MLP policy classes)
     lr: float = 3e-4  # Adam learning rate
-    layer_norm: bool = False  # LayerNorm after each hidden layer of the policy
     activation: str = "gelu"  # hidden activation: gelu, relu, silu, tanh
 
 
@@ -20,11 +20,11 @@ class BC(Agent):
 
     def __init__(self, cfg: BCConfig, obs_dim, action_dim, action_low, action_high, **kw):
         super().__init__(cfg, obs_dim, action_dim, action_low, action_high, **kw)
-        self.policy = TanhGaussianPolicy(obs_dim, action_dim, action_low, action_high, cfg.hidden,
-                                         layer_norm=cfg.layer_norm, activation=cfg.activation)
+        self.policy = make_policy(cfg.policy, obs_dim, action_dim, action_low, action_high, cfg.hidden, cfg.activation)
         self.policy_opt = self.make_optimizer(self.policy, cfg.lr)
 
     def update(self, batch):
         loss = self.policy.loss(self.normalize(batch["observations"]), batch["actions"])
         step(self.policy_opt, loss)
+        self.after_policy_step()
         return {"policy_loss": loss.detach()}

@@ -16,11 +16,12 @@ import torch
 
 from anypolicy.agents.base import Agent, step
 from anypolicy.critics.q import QEnsemble, ValueNet, expectile_loss, polyak_update
-from anypolicy.policies.gaussian import TanhGaussianPolicy
+from anypolicy.policies import make_policy
 
 
 @dataclass
 class IQLConfig:
+    policy: str = "gaussian"  # policy class trained by advantage-weighted regression (any class: its own loss)
     hidden: tuple[int, ...] = (256, 256)  # widths of every MLP (Q heads, V, policy)
     critic_hidden: tuple[int, ...] | None = None  # Q/V widths when different from `hidden`
     ensemble: int = 2  # Q heads; the target is their minimum
@@ -31,7 +32,6 @@ class IQLConfig:
     max_weight: float = 100.0  # clip of exp(beta * advantage)
     target_tau: float = 0.005  # Polyak rate of the target Q
     critic_layer_norm: bool = True  # LayerNorm in Q and V
-    policy_layer_norm: bool = False  # LayerNorm in the policy
     activation: str = "gelu"  # hidden activation of every MLP: gelu, relu, silu, tanh
 
 
@@ -44,8 +44,7 @@ class IQL(Agent):
         self.q = QEnsemble(obs_dim, action_dim, critic_hidden, cfg.ensemble, cfg.critic_layer_norm, cfg.activation)
         self.q_target = copy.deepcopy(self.q).requires_grad_(False)
         self.v = ValueNet(obs_dim, critic_hidden, cfg.critic_layer_norm, cfg.activation)
-        self.policy = TanhGaussianPolicy(obs_dim, action_dim, action_low, action_high, cfg.hidden,
-                                         layer_norm=cfg.policy_layer_norm, activation=cfg.activation)
+        self.policy = make_policy(cfg.policy, obs_dim, action_dim, action_low, action_high, cfg.hidden, cfg.activation)
         # one optimizer over the three networks: their losses share no gradients (see `losses`)
         self.opt = self.make_optimizer(torch.nn.ModuleList([self.q, self.v, self.policy]), cfg.lr)
 
@@ -75,5 +74,6 @@ class IQL(Agent):
     def update(self, batch):
         loss, metrics = self.losses(batch)
         step(self.opt, loss)
+        self.after_policy_step()
         polyak_update(self.q_target, self.q, self.cfg.target_tau)
         return {k: v.detach() for k, v in metrics.items()}

@@ -93,3 +93,31 @@ class EnsembleMLP(nn.Module):
         for layer, norm in zip(self.hidden, self.norms[1:]):
             h = self.act(norm(layer(h)))
         return self.out(h).reshape(self.ensemble, *lead, -1)
+
+
+class ResidualMLP(nn.Module):
+    """in -> width, `blocks` x [LayerNorm -> Linear(4w) -> act -> Linear(w)] with skip connections -> out
+    (the noise/velocity network of diffusion and flow policies)."""
+
+    def __init__(self, in_dim: int, width: int, out_dim: int, blocks: int = 3, activation: str = "gelu"):
+        super().__init__()
+        act = activation_class(activation)
+        self.inp = nn.Linear(in_dim, width)
+        self.blocks = nn.ModuleList(
+            nn.Sequential(nn.LayerNorm(width), nn.Linear(width, 4 * width), act(), nn.Linear(4 * width, width))
+            for _ in range(blocks))
+        self.out = nn.Sequential(nn.LayerNorm(width), act(), nn.Linear(width, out_dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.inp(x)
+        for block in self.blocks:
+            h = h + block(h)
+        return self.out(h)
+
+
+def sinusoidal_embedding(t: torch.Tensor, dim: int, max_period: float = 100.0) -> torch.Tensor:
+    """Fourier features of a scalar time t [B] -> [B, dim]."""
+    half = dim // 2
+    freqs = torch.exp(-math.log(max_period) * torch.arange(half, device=t.device, dtype=torch.float32) / half)
+    angles = t.float().unsqueeze(-1) * freqs
+    return torch.cat([angles.sin(), angles.cos()], -1)

@@ -1,0 +1,120 @@
+"""Conformance of every policy class with the Policy protocol, and coverage of a multimodal target."""
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from anypolicy.config import ConfigError
+from anypolicy.policies import POLICIES, make_policy
+from anypolicy.policies.adapter import ModulePolicy
+from anypolicy.policies.autoregressive import AutoregressivePolicy
+from anypolicy.policies.gaussian import TanhGaussianPolicy
+from anypolicy.policies.generative import DiffusionPolicy, FlowPolicy
+from anypolicy.policies.simple import DeterministicPolicy, MixturePolicy, VAEPolicy
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from examples.custom_policy import PrototypePolicy  # noqa: E402
+
+LOW, HIGH = torch.tensor([-1.0, 0.0]), torch.tensor([1.0, 2.0])
+SMALL = {  # small versions of every class, for speed
+    "gaussian": lambda: TanhGaussianPolicy(3, 2, LOW, HIGH, hidden=(32, 32)),
+    "deterministic": lambda: DeterministicPolicy(3, 2, LOW, HIGH, hidden=(32, 32)),
+    "mixture": lambda: MixturePolicy(3, 2, LOW, HIGH, hidden=(32, 32), components=4),
+    "vae": lambda: VAEPolicy(3, 2, LOW, HIGH, hidden=(32, 32)),
+    "diffusion": lambda: DiffusionPolicy(3, 2, LOW, HIGH, width=32, blocks=1),
+    "flow": lambda: FlowPolicy(3, 2, LOW, HIGH, width=32, blocks=1),
+    "autoregressive": lambda: AutoregressivePolicy(3, 2, LOW, HIGH, bins=16, layers=1, width=32, heads=4),
+    "adapter": lambda: ModulePolicy(PrototypePolicy(3, 2, LOW, HIGH, hidden=32), 3, 2, LOW, HIGH),
+}
+
+
+def test_every_named_class_is_covered():
+    assert set(POLICIES) | {"adapter"} == set(SMALL)
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_policy_conformance(name, tmp_path):
+    torch.manual_seed(0)
+    policy = SMALL[name]()
+    obs = torch.randn(16, 3)
+    for n in (1, 7):
+        a = policy.sample(obs, n)
+        assert a.shape == (16, n, 2)
+        assert (a >= LOW - 1e-6).all() and (a <= HIGH + 1e-6).all()
+    assert policy.act(obs).shape == (16, 2) and policy.act(obs, deterministic=True).shape == (16, 2)
+    torch.manual_seed(5)
+    first = policy.sample(obs, 4)
+    torch.manual_seed(5)
+    assert torch.equal(first, policy.sample(obs, 4)), "sampling must be deterministic for a seed"
+
+    # the loss decreases on a fixed batch, with [B, A] and with [B, n, A] targets and weights
+    targets = torch.rand(16, 2) * (HIGH - LOW) + LOW
+    opt = torch.optim.Adam([p for p in policy.parameters() if p.requires_grad], lr=3e-3)
+    torch.manual_seed(1)
+    with torch.no_grad():
+        before = float(sum(policy.loss(obs, targets) for _ in range(8)) / 8)
+    for _ in range(150):
+        opt.zero_grad()
+        policy.loss(obs, targets).backward()
+        opt.step()
+        if hasattr(policy, "after_step"):
+            policy.after_step()
+    torch.manual_seed(1)
+    with torch.no_grad():
+        after = float(sum(policy.loss(obs, targets) for _ in range(8)) / 8)
+    assert after < before, f"{name}: loss {before:.3f} -> {after:.3f}"
+    multi = policy.loss(obs[:4], targets[:12].reshape(4, 3, 2), torch.rand(4, 3))
+    assert multi.dim() == 0 and torch.isfinite(multi)
+
+    # checkpoint round trip through safetensors
+    save_file({k: v.contiguous() for k, v in policy.state_dict().items()}, str(tmp_path / "p.safetensors"))
+    clone = SMALL[name]()
+    clone.load_state_dict(load_file(str(tmp_path / "p.safetensors")))
+    torch.manual_seed(9)
+    a1 = policy.sample(obs, 3)
+    torch.manual_seed(9)
+    assert torch.equal(a1, clone.sample(obs, 3))
+
+
+def test_make_policy_by_name_and_by_import_path():
+    for name in POLICIES:
+        p = make_policy(name, 3, 2, LOW, HIGH)
+        assert p.sample(torch.randn(2, 3), 2).shape == (2, 2, 2)
+    custom = make_policy("examples.custom_policy:PrototypePolicy", 3, 2, LOW, HIGH)
+    assert isinstance(custom, ModulePolicy)
+    with pytest.raises(ConfigError, match="unknown policy 'transformer'"):
+        make_policy("transformer", 3, 2, LOW, HIGH)
+    with pytest.raises(ConfigError, match="cannot import policy class"):
+        make_policy("nowhere.module:Nothing", 3, 2, LOW, HIGH)
+    with pytest.raises(TypeError, match="lacks sample, loss"):
+        ModulePolicy(torch.nn.Linear(2, 2), 3, 2, LOW, HIGH)
+
+
+def test_mixture_exposes_its_components_in_action_units():
+    torch.manual_seed(0)
+    p = MixturePolicy(3, 2, LOW, HIGH, hidden=(16,), components=4)
+    w, mu, cov = p.gaussian_mixture(torch.randn(5, 3))
+    assert w.shape == (5, 4) and mu.shape == (5, 4, 2) and cov.shape == (5, 4, 2)
+    torch.testing.assert_close(w.sum(-1), torch.ones(5))
+    assert (mu >= LOW).all() and (mu <= HIGH).all() and (cov > 0).all()
+
+
+def test_expressive_policies_cover_four_modes_where_the_gaussian_cannot():
+    """Mixture, flow and autoregressive policies put >= 15% of their samples on each of four modes and
+    most samples near some mode; the unimodal Gaussian puts most of its samples between the modes.
+    (Diffusion with 5 steps and the BCQ-style VAE do not pass this bar yet: see issue 3's notes.)"""
+    from multimodal import coverage, train
+
+    low, high = -torch.ones(2), torch.ones(2)
+    gaussian = coverage(train(TanhGaussianPolicy(2, 2, low, high, hidden=(64, 64)), 1500))
+    assert gaussian["precision"] < 0.3, gaussian
+    for name, policy in {
+        "mixture": MixturePolicy(2, 2, low, high, hidden=(64, 64), components=8),
+        "flow": FlowPolicy(2, 2, low, high, width=64, blocks=2),
+        "autoregressive": AutoregressivePolicy(2, 2, low, high, bins=32, layers=2, width=64, heads=4),
+    }.items():
+        result = coverage(train(policy, 1500))
+        assert result["min_mode"] >= 0.15 and result["precision"] >= 0.7, (name, result)
