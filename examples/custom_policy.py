@@ -43,6 +43,6 @@ if __name__ == "__main__":
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from anypolicy.train.loop import train
 
-    run = train("bc", "toy:nav", steps=2000, run_dir="runs/custom-policy",
+    run = train("bc", "toy:nav", steps=2000,
                 overrides=["policy=examples.custom_policy:PrototypePolicy", "eval_episodes=20"])
     print(json.loads((run / "summary.json").read_text())["final_eval"])

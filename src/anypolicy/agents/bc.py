@@ -10,7 +10,7 @@ from anypolicy.policies import make_policy
 @dataclass
 class BCConfig:
     policy: str = "gaussian"  # policy class: gaussian, deterministic, mixture, vae, diffusion, flow, autoregressive, or pkg.mod:Class
-    hidden: tuple[int, ...] = (256, 256)  # policy MLP widths (MLP policy classes)
+    hidden: tuple[int, ...] | None = None  # policy size: MLP widths, or width x depth of diffusion/flow/transformer (None: class default)
     lr: float = 3e-4  # Adam learning rate
     activation: str = "gelu"  # hidden activation: gelu, relu, silu, tanh
 
