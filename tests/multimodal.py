@@ -18,8 +18,10 @@ def draw(batch: int, generator=None):
     return obs, act.clamp(-1, 1)
 
 
-def train(policy, steps: int, batch: int = 256, lr: float = 1e-3, seed: int = 0):
+def train(make_policy, steps: int, batch: int = 256, lr: float = 1e-3, seed: int = 0):
+    """Build the policy from `make_policy()` under `seed` (initialization included) and fit the target."""
     torch.manual_seed(seed)
+    policy = make_policy()
     g = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam([p for p in policy.parameters() if p.requires_grad], lr=lr)
     for _ in range(steps):

@@ -103,18 +103,24 @@ def test_mixture_exposes_its_components_in_action_units():
 
 
 def test_expressive_policies_cover_four_modes_where_the_gaussian_cannot():
-    """Mixture, flow and autoregressive policies put >= 15% of their samples on each of four modes and
-    most samples near some mode; the unimodal Gaussian puts most of its samples between the modes.
-    (Diffusion with 5 steps and the BCQ-style VAE do not pass this bar yet: see issue 3's notes.)"""
+    """Share of samples within 0.15 of each of four state-dependent modes after 1500 steps. Mixture, flow
+    and autoregressive policies put >= 15% on every mode and >= 70% near some mode. Diffusion (its default
+    5 steps: the cosine schedule's smallest noise level is 0.32, so the last step averages nearby modes)
+    reaches every mode less sharply: >= 8% per mode, >= 35% near a mode. The unimodal Gaussian misses:
+    < 5% on any mode, most samples between them. The VAE does not pass yet (its coverage swings between
+    0 and 50% with the KL weight and thread count): see docs/results/multimodal.md."""
     from multimodal import coverage, train
 
     low, high = -torch.ones(2), torch.ones(2)
-    gaussian = coverage(train(TanhGaussianPolicy(2, 2, low, high, hidden=(64, 64)), 1500))
-    assert gaussian["precision"] < 0.3, gaussian
-    for name, policy in {
-        "mixture": MixturePolicy(2, 2, low, high, hidden=(64, 64), components=8),
-        "flow": FlowPolicy(2, 2, low, high, width=64, blocks=2),
-        "autoregressive": AutoregressivePolicy(2, 2, low, high, bins=32, layers=2, width=64, heads=4),
-    }.items():
-        result = coverage(train(policy, 1500))
+    gaussian = coverage(train(lambda: TanhGaussianPolicy(2, 2, low, high, hidden=(64, 64)), 1500))
+    assert gaussian["min_mode"] < 0.05 and gaussian["precision"] < 0.3, gaussian
+    sharp = {
+        "mixture": lambda: MixturePolicy(2, 2, low, high, hidden=(64, 64), components=8),
+        "flow": lambda: FlowPolicy(2, 2, low, high, width=64, blocks=2),
+        "autoregressive": lambda: AutoregressivePolicy(2, 2, low, high, bins=32, layers=2, width=64, heads=4),
+    }
+    for name, make in sharp.items():
+        result = coverage(train(make, 1500))
         assert result["min_mode"] >= 0.15 and result["precision"] >= 0.7, (name, result)
+    diffusion = coverage(train(lambda: DiffusionPolicy(2, 2, low, high, width=64, blocks=2), 1500))
+    assert diffusion["min_mode"] >= 0.08 and diffusion["precision"] >= 0.35, diffusion
