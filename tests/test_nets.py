@@ -1,5 +1,4 @@
 """Networks and losses against independent computations."""
-import math
 
 import numpy as np
 import pytest

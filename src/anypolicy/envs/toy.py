@@ -88,5 +88,5 @@ def make_dataset(episodes: int = 300, seed: int = 0, expert_fraction: float = 0.
         eps.append(dict(observations=np.array(obs), actions=np.array(acts), rewards=np.array(rews),
                         terminations=np.array(terms), truncations=np.array(truncs)))
     return from_episodes(eps, env.action_space.low, env.action_space.high,
-                         metadata={"name": f"toy:nav", "episodes": episodes, "seed": seed,
+                         metadata={"name": "toy:nav", "episodes": episodes, "seed": seed,
                                    "expert_fraction": expert_fraction})
