@@ -109,15 +109,17 @@ class Dataset:
         return sums[np.unique(self.episode_ids)]
 
     def mc_returns(self, discount: float, reward_scale: float = 1.0, reward_bias: float = 0.0) -> np.ndarray:
-        """Discounted return-to-go of every transition within its episode (Cal-QL's reference values)."""
+        """Discounted return-to-go of every transition within its episode (Cal-QL's reference values);
+        the sum restarts after a terminal."""
+        from scipy.signal import lfilter
+
         r = self.rewards.astype(np.float64) * reward_scale + reward_bias
-        out = np.zeros(len(self), dtype=np.float64)
-        running = 0.0
-        for i in range(len(self) - 1, -1, -1):  # one pass; episodes reset the running sum
-            if i == len(self) - 1 or self.episode_ids[i] != self.episode_ids[i + 1] or self.terminals[i]:
-                running = 0.0
-            running = r[i] + discount * running
-            out[i] = running
+        ends = np.r_[self.episode_ids[1:] != self.episode_ids[:-1], True] | self.terminals
+        out = np.empty(len(self), dtype=np.float64)
+        start = 0
+        for end in np.flatnonzero(ends) + 1:  # G_t = r_t + gamma G_{t+1}, as a reversed IIR filter per segment
+            out[start:end] = lfilter([1.0], [1.0, -discount], r[start:end][::-1])[::-1]
+            start = end
         return out.astype(np.float32)
 
     def observation_stats(self, eps: float = 1e-3) -> tuple[np.ndarray, np.ndarray]:
