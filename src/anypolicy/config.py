@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import types
 import typing
 
 
@@ -22,7 +23,7 @@ def _convert(key: str, raw: str, tp) -> typing.Any:
             inner = typing.get_args(tp)[0]
             parts = [p for p in raw.strip("()[] ").split(",") if p.strip()]
             return tuple(inner(p.strip()) for p in parts)
-        if origin is typing.Union or str(origin) == "<class 'types.UnionType'>":
+        if origin in (typing.Union, types.UnionType):  # Optional[X] / X | None
             args = [a for a in typing.get_args(tp) if a is not type(None)]
             return None if raw.lower() == "none" else _convert(key, raw, args[0])
         return tp(raw)

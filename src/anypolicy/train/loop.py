@@ -156,6 +156,7 @@ def _run(run_dir: Path, tcfg: TrainConfig, acfg, checkpoint: Path | None = None,
         torch.set_num_threads(tcfg.threads)
     device = _resolve_device(tcfg.device)
     dataset = load_dataset(tcfg.dataset, tcfg.env, episodes=tcfg.dataset_episodes, seed=0)
+    # recipes whose config sets needs_mc_returns (Cal-QL) get Monte-Carlo returns in every batch
     discount = getattr(acfg, "discount", None) if getattr(acfg, "needs_mc_returns", False) else None
     sampler = OfflineSampler(dataset, device, tcfg.reward_scale, tcfg.reward_bias, discount=discount)
     agent = build_agent(tcfg, acfg, dataset, device)
