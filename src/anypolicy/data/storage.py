@@ -84,6 +84,10 @@ def _require(file, keys, path, fmt):
         raise DatasetError(f"{path} is not a valid {fmt} file: missing {', '.join(missing)}.")
 
 
+def _bounds(low, high, shape) -> tuple[np.ndarray, np.ndarray]:
+    return (np.broadcast_to(np.float32(low), shape).copy(), np.broadcast_to(np.float32(high), shape).copy())
+
+
 def read_ogbench_npz(path: Path, action_low=-1.0, action_high=1.0) -> Dataset:
     """OGBench's layout: per-step observations/actions with `terminals` marking each episode's last step."""
     try:
@@ -103,8 +107,7 @@ def read_ogbench_npz(path: Path, action_low=-1.0, action_high=1.0) -> Dataset:
     nxt = np.concatenate([obs[1:], obs[-1:]])
     extras = {k: file[k][valid] for k in ("qpos", "qvel", "button_states") if k in file}
     n = int(valid.sum())
-    low = np.broadcast_to(np.float32(action_low), act.shape[1:]).copy()
-    high = np.broadcast_to(np.float32(action_high), act.shape[1:]).copy()
+    low, high = _bounds(action_low, action_high, act.shape[1:])
     return Dataset(observations=obs[valid], actions=act[valid], rewards=np.zeros(n, np.float32),
                    next_observations=nxt[valid], terminals=np.zeros(n, bool),
                    timeouts=np.r_[ends[1:], True][valid], episode_ids=ep[valid].astype(np.int64),
@@ -143,8 +146,7 @@ def read_d4rl_hdf5(path: Path, action_low=-1.0, action_high=1.0) -> Dataset:
     trunc = timeouts.copy()
     if n:
         trunc[-1] |= not term[-1]
-    low = np.broadcast_to(np.float32(action_low), act.shape[1:]).copy()
-    high = np.broadcast_to(np.float32(action_high), act.shape[1:]).copy()
+    low, high = _bounds(action_low, action_high, act.shape[1:])
     return Dataset(observations=obs[keep], actions=act[keep], rewards=rew[keep], next_observations=nxt[keep],
                    terminals=term[keep], timeouts=trunc[keep], episode_ids=ep[keep], action_low=low,
                    action_high=high, metadata={"name": Path(path).stem, "source": f"d4rl-hdf5:{path}"})

@@ -7,8 +7,6 @@ use), `toy:nav`, or a path to a Minari directory, an OGBench `.npz` or a D4RL `.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-
 import gymnasium as gym
 
 from anypolicy.data import ogbench as og
@@ -21,14 +19,6 @@ TOY_ENVS = {"toy-nav"}
 
 class EnvError(ValueError):
     """An environment id that cannot be resolved."""
-
-
-@dataclass(frozen=True)
-class EnvInfo:
-    env_id: str
-    max_episode_steps: int | None
-    ref_min_return: float | None = None  # for normalized scores: 0 at ref_min, 100 at ref_max
-    ref_max_return: float | None = None
 
 
 def make_env(env_id: str) -> gym.Env:
@@ -45,15 +35,13 @@ def make_env(env_id: str) -> gym.Env:
                        f"cube-single-singletask-task2-v0, or a registered Gymnasium id ({exc}).") from None
 
 
-def env_info(env_id: str) -> EnvInfo:
+def reference_returns(env_id: str) -> tuple[float, float] | None:
+    """(return scored 0, return scored 100) for normalized scores, where the task defines them."""
     if env_id == "toy-nav":
         from anypolicy.envs.toy import HORIZON
 
-        return EnvInfo(env_id, HORIZON, ref_min_return=-float(HORIZON), ref_max_return=-12.0)
-    env = make_env(env_id)
-    steps = env.spec.max_episode_steps if env.spec else None
-    env.close()
-    return EnvInfo(env_id, steps)
+        return -float(HORIZON), -12.0
+    return None
 
 
 def default_env_for(spec: str) -> str:

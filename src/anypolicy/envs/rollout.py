@@ -5,7 +5,7 @@ from typing import Callable
 
 import numpy as np
 
-from anypolicy.envs.registry import env_info, make_env
+from anypolicy.envs.registry import make_env, reference_returns
 
 
 def evaluate(act: Callable[[np.ndarray], np.ndarray], env_id: str, episodes: int = 10, seed: int = 0,
@@ -15,7 +15,6 @@ def evaluate(act: Callable[[np.ndarray], np.ndarray], env_id: str, episodes: int
     environment has reference returns, the normalized score."""
     num_envs = max(1, min(num_envs, episodes))
     envs = [make_env(env_id) for _ in range(num_envs)]
-    info = env_info(env_id)
     returns, successes = [], []
     next_episode = 0
     obs, ep_return, ep_success, active = [None] * num_envs, np.zeros(num_envs), np.zeros(num_envs, bool), []
@@ -50,7 +49,7 @@ def evaluate(act: Callable[[np.ndarray], np.ndarray], env_id: str, episodes: int
     returns, successes = np.array(returns), np.array(successes, dtype=float)
     out = {"success": 100.0 * successes.mean(), "return_mean": returns.mean(), "return_std": returns.std(),
            "episodes": len(returns)}
-    if info.ref_min_return is not None:
-        out["normalized_score"] = 100.0 * (returns.mean() - info.ref_min_return) / (
-            info.ref_max_return - info.ref_min_return)
+    refs = reference_returns(env_id)
+    if refs is not None:
+        out["normalized_score"] = 100.0 * (returns.mean() - refs[0]) / (refs[1] - refs[0])
     return {k: float(v) for k, v in out.items()}

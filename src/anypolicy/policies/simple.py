@@ -21,9 +21,6 @@ class DeterministicPolicy(BoundedPolicy):
     def sample(self, obs, n):
         return self.from_unit(torch.tanh(self.net(obs))).unsqueeze(1).expand(-1, n, -1)
 
-    def act(self, obs, deterministic=False):
-        return self.sample(obs, 1)[:, 0]
-
     def loss(self, obs, actions, weights=None):
         obs, actions, weights = as_targets(obs, actions, weights)
         err = (torch.tanh(self.net(obs)) - self.to_unit(actions)).pow(2).sum(-1)

@@ -82,11 +82,10 @@ def make_configs(recipe: str, assignments: dict[str, str], **train_fields):
     return tcfg, acfg
 
 
-def build_agent(tcfg: TrainConfig, acfg, dataset, device) -> Agent:
-    mean, std = dataset.observation_stats() if tcfg.normalize_observations else (None, None)
+def build_agent(tcfg: TrainConfig, acfg, dims: dict, device, obs_mean=None, obs_std=None) -> Agent:
     torch.manual_seed(tcfg.seed)
-    agent = recipe_class(tcfg.recipe)(acfg, dataset.obs_dim, dataset.action_dim, dataset.action_low,
-                                      dataset.action_high, obs_mean=mean, obs_std=std)
+    agent = recipe_class(tcfg.recipe)(acfg, dims["obs_dim"], dims["action_dim"], np.array(dims["action_low"]),
+                                      np.array(dims["action_high"]), obs_mean=obs_mean, obs_std=obs_std)
     return agent.to(device)  # moves parameters in place: the optimizers keep pointing at them
 
 
@@ -135,11 +134,9 @@ def load_agent(run_dir: str | Path, device: str = "cpu") -> tuple[Agent, TrainCo
     if ckpt is None:
         raise FileNotFoundError(f"{run_dir} has no checkpoint yet.")
     weights, state = load_checkpoint(ckpt, device)
-    dims = state["dims"]
-    agent = recipe_class(tcfg.recipe)(acfg, dims["obs_dim"], dims["action_dim"], np.array(dims["action_low"]),
-                                      np.array(dims["action_high"]))
-    agent.load_state_dict(weights)
-    return agent.to(device).eval(), tcfg
+    agent = build_agent(tcfg, acfg, state["dims"], device)
+    agent.load_state_dict(weights)  # normalization statistics come back with the weights
+    return agent.eval(), tcfg
 
 
 def run_eval(agent: Agent, tcfg: TrainConfig, episodes: int | None = None) -> dict:
@@ -159,7 +156,10 @@ def _run(run_dir: Path, tcfg: TrainConfig, acfg, checkpoint: Path | None = None,
     # recipes whose config sets needs_mc_returns (Cal-QL) get Monte-Carlo returns in every batch
     discount = getattr(acfg, "discount", None) if getattr(acfg, "needs_mc_returns", False) else None
     sampler = OfflineSampler(dataset, device, tcfg.reward_scale, tcfg.reward_bias, discount=discount)
-    agent = build_agent(tcfg, acfg, dataset, device)
+    dims = {"obs_dim": dataset.obs_dim, "action_dim": dataset.action_dim,
+            "action_low": dataset.action_low.tolist(), "action_high": dataset.action_high.tolist()}
+    mean, std = dataset.observation_stats() if tcfg.normalize_observations else (None, None)
+    agent = build_agent(tcfg, acfg, dims, device, mean, std)
     generator = torch.Generator(device=device).manual_seed(tcfg.seed)
     update = agent.update
     graphed = device.type == "cuda" and tcfg.cuda_graph
@@ -188,8 +188,6 @@ def _run(run_dir: Path, tcfg: TrainConfig, acfg, checkpoint: Path | None = None,
 
     loggers = Loggers(run_dir, tensorboard=tcfg.tensorboard, wandb=tcfg.wandb)
     loggers.truncate_after(start)
-    dims = {"obs_dim": dataset.obs_dim, "action_dim": dataset.action_dim,
-            "action_low": dataset.action_low.tolist(), "action_high": dataset.action_high.tolist()}
 
     def save(step: int) -> None:
         rng = {"sampler": generator.get_state(), "torch": torch.get_rng_state()}
