@@ -17,6 +17,8 @@ def test_train_dry_prints_resolved_config(capsys):
 def test_bad_input_gives_one_clear_line(capsys, tmp_path):
     assert main(["train", "iql", "--dataset", "toy:nav", "--dry", "--set", "nope=1"]) == 2
     assert "error: unknown config key(s) nope" in capsys.readouterr().err
+    assert main(["train", "bc", "--dry", "--set", "policy=diffusion", "--set", "policy_options=step=3"]) == 2
+    assert "policy option 'step' is not an option of DiffusionPolicy" in capsys.readouterr().err
     assert main(["data", "info", str(tmp_path / "missing.hdf5")]) == 2
     assert "the path does not exist" in capsys.readouterr().err
     assert main(["data", "make", "ogbench:maze-play"]) == 2

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from anypolicy.critics.q import QEnsemble, ValueNet, expectile_loss, polyak_update
+from anypolicy.critics.losses import expectile_loss
+from anypolicy.critics.q import QEnsemble, ValueNet, polyak_update
 from anypolicy.nets.mlp import EnsembleMLP
 from anypolicy.policies.gaussian import TanhGaussianPolicy
 

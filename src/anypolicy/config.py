@@ -10,7 +10,7 @@ class ConfigError(ValueError):
     """An unknown key or a value of the wrong type."""
 
 
-def _convert(key: str, raw: str, tp) -> typing.Any:
+def convert(key: str, raw: str, tp) -> typing.Any:
     origin = typing.get_origin(tp)
     try:
         if tp is bool:
@@ -25,7 +25,7 @@ def _convert(key: str, raw: str, tp) -> typing.Any:
             return tuple(inner(p.strip()) for p in parts)
         if origin in (typing.Union, types.UnionType):  # Optional[X] / X | None
             args = [a for a in typing.get_args(tp) if a is not type(None)]
-            return None if raw.lower() == "none" else _convert(key, raw, args[0])
+            return None if raw.lower() == "none" else convert(key, raw, args[0])
         return tp(raw)
     except (TypeError, ValueError):
         raise ConfigError(f"'{key}={raw}': expected a value of type {getattr(tp, '__name__', tp)}.") from None
@@ -36,7 +36,7 @@ def override(cfg, assignments: dict[str, str], strict: bool = True):
     it does not know are returned too (or refused when strict)."""
     hints = typing.get_type_hints(type(cfg))
     names = {f.name for f in dataclasses.fields(cfg)}
-    known = {k: _convert(k, v, hints[k]) for k, v in assignments.items() if k in names}
+    known = {k: convert(k, v, hints[k]) for k, v in assignments.items() if k in names}
     rest = {k: v for k, v in assignments.items() if k not in names}
     if strict and rest:
         raise ConfigError(f"unknown config key(s) {', '.join(sorted(rest))}; valid keys: {', '.join(sorted(names))}.")

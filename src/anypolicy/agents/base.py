@@ -21,6 +21,8 @@ class Agent(nn.Module):
         std = torch.ones(obs_dim) if obs_std is None else torch.as_tensor(obs_std, dtype=torch.float32)
         self.register_buffer("obs_mean", mean)
         self.register_buffer("obs_std", std)
+        self.register_buffer("action_low", torch.as_tensor(action_low, dtype=torch.float32).reshape(action_dim))
+        self.register_buffer("action_high", torch.as_tensor(action_high, dtype=torch.float32).reshape(action_dim))
 
     def normalize(self, obs: torch.Tensor) -> torch.Tensor:
         return (obs - self.obs_mean) / self.obs_std
@@ -57,6 +59,11 @@ def step(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
 RECIPES: dict[str, str] = {  # recipe name -> "module:Class"; imported on use
     "bc": "anypolicy.agents.bc:BC",
     "iql": "anypolicy.agents.iql:IQL",
+    "cql": "anypolicy.agents.calql:CQL",
+    "calql": "anypolicy.agents.calql:CalQL",
+    "parl-calql": "anypolicy.agents.parl:PARLCalQL",
+    "parl-iql": "anypolicy.agents.parl:PARLIQL",
+    "idql": "anypolicy.agents.parl:IDQL",
 }
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from anypolicy.agents.base import Agent, step
-from anypolicy.policies import make_policy
+from anypolicy.policies import policy_from_config
 
 
 @dataclass
 class BCConfig:
     policy: str = "gaussian"  # policy class: gaussian, deterministic, mixture, vae, diffusion, flow, autoregressive, or pkg.mod:Class
+    policy_options: str = ""  # class-specific options, e.g. "steps=10,sampler=ddim" (diffusion), "kl_weight=0.5" (vae)
     hidden: tuple[int, ...] | None = None  # policy size: MLP widths, or width x depth of diffusion/flow/transformer (None: class default)
     lr: float = 3e-4  # Adam learning rate
     activation: str = "gelu"  # hidden activation: gelu, relu, silu, tanh
@@ -20,7 +21,7 @@ class BC(Agent):
 
     def __init__(self, cfg: BCConfig, obs_dim, action_dim, action_low, action_high, **kw):
         super().__init__(cfg, obs_dim, action_dim, action_low, action_high, **kw)
-        self.policy = make_policy(cfg.policy, obs_dim, action_dim, action_low, action_high, cfg.hidden, cfg.activation)
+        self.policy = policy_from_config(cfg, obs_dim, action_dim, action_low, action_high)
         self.policy_opt = self.make_optimizer(self.policy, cfg.lr)
 
     def update(self, batch):

@@ -15,13 +15,15 @@ from dataclasses import dataclass
 import torch
 
 from anypolicy.agents.base import Agent, step
-from anypolicy.critics.q import QEnsemble, ValueNet, expectile_loss, polyak_update
-from anypolicy.policies import make_policy
+from anypolicy.critics.losses import expectile_loss
+from anypolicy.critics.q import QEnsemble, ValueNet, polyak_update
+from anypolicy.policies import policy_from_config
 
 
 @dataclass
 class IQLConfig:
     policy: str = "gaussian"  # policy class trained by advantage-weighted regression (any class: its own loss)
+    policy_options: str = ""  # class-specific options, e.g. "steps=10,sampler=ddim" (diffusion), "kl_weight=0.5" (vae)
     hidden: tuple[int, ...] = (256, 256)  # widths of every MLP (Q heads, V, policy)
     critic_hidden: tuple[int, ...] | None = None  # Q/V widths when different from `hidden`
     ensemble: int = 2  # Q heads; the target is their minimum
@@ -44,7 +46,7 @@ class IQL(Agent):
         self.q = QEnsemble(obs_dim, action_dim, critic_hidden, cfg.ensemble, cfg.critic_layer_norm, cfg.activation)
         self.q_target = copy.deepcopy(self.q).requires_grad_(False)
         self.v = ValueNet(obs_dim, critic_hidden, cfg.critic_layer_norm, cfg.activation)
-        self.policy = make_policy(cfg.policy, obs_dim, action_dim, action_low, action_high, cfg.hidden, cfg.activation)
+        self.policy = policy_from_config(cfg, obs_dim, action_dim, action_low, action_high)
         # one optimizer over the three networks: their losses share no gradients (see `losses`)
         self.opt = self.make_optimizer(torch.nn.ModuleList([self.q, self.v, self.policy]), cfg.lr)
 
@@ -64,12 +66,16 @@ class IQL(Agent):
         q_loss = (q - td_target).pow(2).mean(1).sum()
 
         advantage = q_target - v.detach()
-        weights = torch.exp(cfg.beta * advantage).clamp(max=cfg.max_weight)
-        policy_loss = self.policy.loss(obs, actions, weights)
+        policy_loss = self.extraction_loss(obs, batch, advantage)
 
         metrics = {"v_loss": v_loss, "q_loss": q_loss, "policy_loss": policy_loss, "v_mean": v.mean(),
                    "q_mean": q.mean(), "adv_mean": advantage.mean()}
         return v_loss + q_loss + policy_loss, metrics
+
+    def extraction_loss(self, obs, batch, advantage):
+        """Advantage-weighted regression with the policy's own loss."""
+        weights = torch.exp(self.cfg.beta * advantage).clamp(max=self.cfg.max_weight)
+        return self.policy.loss(obs, batch["actions"], weights)
 
     def update(self, batch):
         loss, metrics = self.losses(batch)

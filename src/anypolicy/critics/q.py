@@ -3,20 +3,54 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
+from anypolicy.critics.losses import hl_gauss_probs
 from anypolicy.nets.mlp import EnsembleMLP
 
 
 class QEnsemble(nn.Module):
-    """E Q-functions in one module: q(obs [B,S], actions [B,A] or [B,n,A]) -> [E,B] or [E,B,n]."""
+    """E Q-functions in one module (stacked weights): q(obs [B,S], actions [B,A] or [B,n,A]) -> [E,B] or
+    [E,B,n]. With `bins > 0` each head is distributional: logits over `bins` values evenly spread on
+    [v_min, v_max], trained with the HL-Gauss loss; the Q-value is the expectation."""
 
     def __init__(self, obs_dim: int, action_dim: int, hidden=(256, 256), ensemble: int = 2, layer_norm: bool = True,
-                 activation: str = "gelu"):
+                 activation: str = "gelu", bins: int = 0, v_min: float = -100.0, v_max: float = 0.0):
         super().__init__()
-        self.net = EnsembleMLP(ensemble, (obs_dim, action_dim), hidden, 1, layer_norm=layer_norm, activation=activation)
+        self.ensemble, self.bins, self.v_min, self.v_max = ensemble, bins, v_min, v_max
+        self.net = EnsembleMLP(ensemble, (obs_dim, action_dim), hidden, bins or 1, layer_norm=layer_norm,
+                               activation=activation)
+        if bins:
+            self.register_buffer("support", torch.linspace(v_min, v_max, 2 * bins + 1)[1::2])  # bin centres
+
+    @classmethod
+    def from_config(cls, cfg, obs_dim: int, action_dim: int) -> "QEnsemble":
+        """From a recipe config's critic fields (critic_hidden, ensemble, critic_layer_norm, activation, bins,
+        v_min, v_max)."""
+        return cls(obs_dim, action_dim, cfg.critic_hidden, cfg.ensemble, cfg.critic_layer_norm, cfg.activation,
+                   cfg.bins, cfg.v_min, cfg.v_max)
 
     def forward(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
-        return self.net(obs, actions).squeeze(-1)
+        out = self.net(obs, actions)
+        return out.squeeze(-1) if not self.bins else out.softmax(-1) @ self.support
+
+    def td_loss(self, obs: torch.Tensor, actions: torch.Tensor, target: torch.Tensor):
+        """Regression of every head on `target` [B]: squared error, or HL-Gauss cross-entropy for a
+        distributional head. Returns (loss summed over heads, Q-values [E,B])."""
+        out = self.net(obs, actions)
+        if not self.bins:
+            q = out.squeeze(-1)
+            return (q - target).pow(2).mean(-1).sum(), q
+        probs = hl_gauss_probs(target, self.v_min, self.v_max, self.bins)
+        log_p = F.log_softmax(out, -1)
+        return -(probs * log_p).sum(-1).mean(-1).sum(), log_p.exp() @ self.support
+
+    def subset_min(self, values: torch.Tensor, size: int) -> torch.Tensor:
+        """Minimum over `size` randomly chosen heads of values [E, ...] (REDQ / RLPD target; size >= E: all)."""
+        if size >= self.ensemble:
+            return values.min(0).values
+        heads = torch.rand(self.ensemble, device=values.device).argsort()[:size]
+        return values[heads].min(0).values
 
 
 class ValueNet(nn.Module):
@@ -28,12 +62,6 @@ class ValueNet(nn.Module):
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         return self.net(obs)[0, ..., 0]
-
-
-def expectile_loss(diff: torch.Tensor, expectile: float) -> torch.Tensor:
-    """Asymmetric squared loss |tau - 1(diff < 0)| * diff^2 (IQL's value objective), diff = target - value."""
-    weight = torch.where(diff > 0, expectile, 1 - expectile)
-    return (weight * diff.pow(2)).mean()
 
 
 @torch.no_grad()

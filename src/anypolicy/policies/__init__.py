@@ -1,6 +1,8 @@
 """Policy classes by name: `make_policy("diffusion", obs_dim, action_dim, low, high, hidden=...)`."""
 from __future__ import annotations
 
+import inspect
+
 POLICIES = {
     "gaussian": "anypolicy.policies.gaussian:TanhGaussianPolicy",
     "deterministic": "anypolicy.policies.simple:DeterministicPolicy",
@@ -11,6 +13,7 @@ POLICIES = {
     "autoregressive": "anypolicy.policies.autoregressive:AutoregressivePolicy",
 }
 MLP_POLICIES = {"gaussian", "deterministic", "mixture", "vae"}  # the ones built from `hidden` widths
+_BUILT_IN_ARGS = {"self", "obs_dim", "action_dim", "action_low", "action_high"}
 
 
 def size_kwargs(name: str, hidden) -> dict:
@@ -24,18 +27,66 @@ def size_kwargs(name: str, hidden) -> dict:
     return {"width": hidden[0], depth: len(hidden)}
 
 
-def make_policy(name: str, obs_dim: int, action_dim: int, action_low, action_high, hidden=None,
-                activation: str = "gelu"):
-    """A policy by name (`hidden=None`: the class's default size), or a user class by import path."""
-    from anypolicy.policies.adapter import ModulePolicy, import_class
+def _literal(raw: str):
+    """An int, a float or else the string itself (for options whose default gives no type)."""
+    for tp in (int, float):
+        try:
+            return tp(raw)
+        except ValueError:
+            pass
+    return raw
+
+
+def parse_options(cls, text: str) -> dict:
+    """Class-specific constructor options from "key=value,key=value" (e.g. "steps=10,sampler=ddim" for
+    diffusion), each converted to the type of the parameter's default; unknown keys are refused."""
+    from anypolicy.config import ConfigError, convert, parse_assignments
+
+    params = {k: p for k, p in inspect.signature(cls.__init__).parameters.items()
+              if k not in _BUILT_IN_ARGS and p.kind is p.POSITIONAL_OR_KEYWORD}
+    out = {}
+    for key, raw in parse_assignments([t for t in text.split(",") if t.strip()]).items():
+        if key not in params:
+            raise ConfigError(f"policy option '{key}' is not an option of {cls.__name__}; "
+                              f"options: {', '.join(params)}.")
+        default = params[key].default
+        out[key] = _literal(raw) if default is inspect.Parameter.empty or default is None else convert(key, raw, type(default))
+    return out
+
+
+def policy_class(name: str):
+    from anypolicy.config import ConfigError
+    from anypolicy.policies.adapter import import_class
 
     if name in POLICIES:
-        cls = import_class(POLICIES[name])
-        extra = {"activation": activation} if name in MLP_POLICIES else {}
-        return cls(obs_dim, action_dim, action_low, action_high, **size_kwargs(name, hidden), **extra)
+        return import_class(POLICIES[name])
     if ":" in name:
-        module = import_class(name)(obs_dim, action_dim, action_low, action_high)
-        return ModulePolicy(module, obs_dim, action_dim, action_low, action_high)
-    from anypolicy.config import ConfigError
-
+        return import_class(name)
     raise ConfigError(f"unknown policy '{name}'; choose one of {', '.join(POLICIES)} or give package.module:Class.")
+
+
+def check_policy_config(cfg) -> None:
+    """Refuse an unknown policy or option before a run starts (a recipe config without a policy passes)."""
+    if hasattr(cfg, "policy"):
+        parse_options(policy_class(cfg.policy), getattr(cfg, "policy_options", ""))
+
+
+def make_policy(name: str, obs_dim: int, action_dim: int, action_low, action_high, hidden=None,
+                activation: str = "gelu", options: str = ""):
+    """A policy by name (`hidden=None`: the class's default size), or a user class by import path;
+    `options` sets class-specific constructor arguments ("steps=10,sampler=ddim")."""
+    from anypolicy.policies.adapter import ModulePolicy
+
+    cls = policy_class(name)
+    if name in POLICIES:
+        extra = {"activation": activation} if name in MLP_POLICIES else {}
+        kwargs = {**size_kwargs(name, hidden), **extra, **parse_options(cls, options)}
+        return cls(obs_dim, action_dim, action_low, action_high, **kwargs)
+    module = cls(obs_dim, action_dim, action_low, action_high, **parse_options(cls, options))
+    return ModulePolicy(module, obs_dim, action_dim, action_low, action_high)
+
+
+def policy_from_config(cfg, obs_dim: int, action_dim: int, action_low, action_high):
+    """The policy a recipe config names (fields policy, hidden, activation, policy_options)."""
+    return make_policy(cfg.policy, obs_dim, action_dim, action_low, action_high, cfg.hidden, cfg.activation,
+                       cfg.policy_options)

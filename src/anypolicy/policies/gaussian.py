@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 
 import torch
+from torch.nn import functional as F
 
 from anypolicy.nets.mlp import mlp
 from anypolicy.policies.base import as_targets, weighted_mean
@@ -26,6 +27,17 @@ class TanhGaussianPolicy(BoundedPolicy):
         mean, log_std = self._dist(obs)
         eps = torch.randn(mean.shape[0], n, mean.shape[-1], device=obs.device, dtype=mean.dtype)
         return self.from_unit(torch.tanh(mean.unsqueeze(1) + log_std.exp().unsqueeze(1) * eps))
+
+    def sample_with_log_prob(self, obs: torch.Tensor, n: int):
+        """Reparameterized actions [B, n, A] and their log-densities [B, n] (computed before the tanh, so
+        exact even where tanh saturates); what SAC-style extraction (CQL, Cal-QL) needs."""
+        mean, log_std = self._dist(obs)
+        eps = torch.randn(mean.shape[0], n, mean.shape[-1], device=obs.device, dtype=mean.dtype)
+        u = mean.unsqueeze(1) + log_std.exp().unsqueeze(1) * eps
+        normal = (-0.5 * eps.pow(2) - log_std.unsqueeze(1) - 0.5 * math.log(2 * math.pi)).sum(-1)
+        # log |d a / d u| = log(scale * (1 - tanh(u)^2)), with 1 - tanh(u)^2 = 4 sigmoid(2u) sigmoid(-2u)
+        jacobian = (torch.log(self.action_scale) + math.log(4.0) + F.logsigmoid(2 * u) + F.logsigmoid(-2 * u)).sum(-1)
+        return self.from_unit(torch.tanh(u)), normal - jacobian
 
     def act(self, obs: torch.Tensor, deterministic: bool = False) -> torch.Tensor:
         if deterministic:

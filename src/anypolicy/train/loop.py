@@ -18,6 +18,7 @@ from anypolicy.config import ConfigError, override, parse_assignments, to_dict
 from anypolicy.data.sampler import OfflineSampler
 from anypolicy.envs.registry import default_env_for, load_dataset
 from anypolicy.envs.rollout import evaluate
+from anypolicy.policies import check_policy_config
 from anypolicy.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from anypolicy.train.logger import Loggers
 
@@ -74,6 +75,7 @@ def make_configs(recipe: str, assignments: dict[str, str], **train_fields):
         valid = sorted({f.name for f in dataclasses.fields(tcfg)} | {f.name for f in dataclasses.fields(acfg)})
         raise ConfigError(f"unknown config key(s) {', '.join(sorted(unknown))} for recipe '{tcfg.recipe}'; "
                           f"valid keys: {', '.join(valid)}.")
+    check_policy_config(acfg)
     if tcfg.env is None:
         tcfg = dataclasses.replace(tcfg, env=default_env_for(tcfg.dataset))
     for name in ("steps", "batch_size", "log_every", "eval_episodes"):

@@ -1,0 +1,98 @@
+"""CQL (Kumar et al., 2020) and Cal-QL (Nakamoto et al., 2023) with a tanh-Gaussian policy trained by the
+reparameterized gradient (SAC-style), the baselines PA-RL is compared with:
+
+    a' ~ pi(s'),  y = r + gamma * mask * min_{2 random heads} Q_t(s', a')
+    L_Q  = sum_i (Q_i(s,a) - y)^2 + alpha * [ logsumexp over uniform and pi actions of Q_i(s, .)  - Q_i(s,a) ]
+           Cal-QL: the pi actions' Q-values clipped from below by the Monte-Carlo return of (s, a)
+    L_pi = E[ ent * log pi(a~|s) - mean_i Q_i(s, a~) ],   a~ ~ pi(s) reparameterized
+    L_ent = -log ent * (log pi(a~|s) + target_entropy),  target_entropy = -A
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import torch
+
+from anypolicy.agents.base import Agent, step
+from anypolicy.config import ConfigError
+from anypolicy.critics.losses import conservative_td_loss
+from anypolicy.critics.q import QEnsemble, polyak_update
+from anypolicy.policies import policy_from_config
+
+
+@dataclass
+class CalQLConfig:
+    policy: str = "gaussian"  # needs `sample_with_log_prob` (the tanh-Gaussian); other classes: use parl-calql
+    policy_options: str = ""  # class-specific policy options
+    hidden: tuple[int, ...] | None = (256, 256)  # policy widths
+    critic_hidden: tuple[int, ...] = (256, 256)  # Q widths
+    activation: str = "gelu"  # hidden activation of every MLP
+    ensemble: int = 2  # Q heads
+    target_heads: int = 2  # heads whose minimum forms the TD target (a random subset when < ensemble)
+    critic_layer_norm: bool = True  # LayerNorm in the Q heads
+    bins: int = 0  # >0: distributional Q heads trained with HL-Gauss over [v_min, v_max]
+    v_min: float = -100.0  # value range of a distributional head
+    v_max: float = 0.0
+    critic_lr: float = 3e-4  # Adam learning rate of Q
+    policy_lr: float = 1e-4  # Adam learning rate of the policy
+    discount: float = 0.99  # gamma
+    target_tau: float = 0.005  # Polyak rate of the target Q
+    cql_alpha: float = 5.0  # weight of the conservative regularizer
+    cql_actions: int = 10  # uniform and policy actions per state in the regularizer
+    cql_temperature: float = 1.0  # temperature of its logsumexp
+    calibrated: bool = True  # Cal-QL: clip the policy actions' Q from below by Monte-Carlo returns
+    needs_mc_returns: bool = True  # batches carry Monte-Carlo returns (ignored when not calibrated)
+
+
+@dataclass
+class CQLConfig(CalQLConfig):
+    calibrated: bool = False  # plain CQL
+    needs_mc_returns: bool = False
+
+
+class CalQL(Agent):
+    Config = CalQLConfig
+
+    def __init__(self, cfg: CalQLConfig, obs_dim, action_dim, action_low, action_high, **kw):
+        super().__init__(cfg, obs_dim, action_dim, action_low, action_high, **kw)
+        self.q = QEnsemble.from_config(cfg, obs_dim, action_dim)
+        self.q_target = copy.deepcopy(self.q).requires_grad_(False)
+        self.policy = policy_from_config(cfg, obs_dim, action_dim, action_low, action_high)
+        if not hasattr(self.policy, "sample_with_log_prob"):
+            raise ConfigError(f"recipe {type(self).__name__.lower()} trains its policy by the reparameterized gradient "
+                              f"and needs `sample_with_log_prob` (policy=gaussian); for '{cfg.policy}' use parl-calql.")
+        self.log_ent = torch.nn.Parameter(torch.zeros(()))
+        self.target_entropy = -float(action_dim)
+        self.critic_opt = self.make_optimizer(self.q, cfg.critic_lr)
+        self.policy_opt = self.make_optimizer(self.policy, cfg.policy_lr)
+        self.ent_opt = torch.optim.Adam([self.log_ent], lr=cfg.policy_lr)
+
+    def update(self, batch):
+        cfg = self.cfg
+        obs, next_obs = self.normalize(batch["observations"]), self.normalize(batch["next_observations"])
+        with torch.no_grad():
+            next_action = self.policy.sample_with_log_prob(next_obs, 1)[0][:, 0]
+            target_q = self.q_target.subset_min(self.q_target(next_obs, next_action), cfg.target_heads)
+            target = batch["rewards"] + cfg.discount * batch["masks"] * target_q
+            a_cur, logp_cur = self.policy.sample_with_log_prob(obs, cfg.cql_actions)
+            a_next, logp_next = self.policy.sample_with_log_prob(next_obs, cfg.cql_actions)
+        critic_loss, metrics = conservative_td_loss(
+            self.q, obs, batch["actions"], target, torch.cat([a_cur, a_next], 1), self.action_low, self.action_high,
+            cfg.cql_alpha, cfg.cql_actions, torch.cat([logp_cur, logp_next], 1),
+            batch["mc_returns"] if cfg.calibrated else None, cfg.cql_temperature)
+        step(self.critic_opt, critic_loss)
+
+        actions, log_prob = self.policy.sample_with_log_prob(obs, 1)
+        ent = self.log_ent.exp().detach()
+        policy_loss = (ent * log_prob[:, 0] - self.q(obs, actions).mean(0)[:, 0]).mean()
+        step(self.policy_opt, policy_loss)
+        ent_loss = -(self.log_ent * (log_prob.detach() + self.target_entropy)).mean()
+        step(self.ent_opt, ent_loss)
+        polyak_update(self.q_target, self.q, cfg.target_tau)
+        return {**{k: v.detach() for k, v in metrics.items()}, "policy_loss": policy_loss.detach(),
+                "entropy_weight": ent, "log_prob": log_prob.detach().mean()}
+
+
+class CQL(CalQL):
+    Config = CQLConfig

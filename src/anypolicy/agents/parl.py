@@ -1,0 +1,151 @@
+"""Policy-agnostic RL (Sobol Mark et al., 2024): improve actions, not parameters. Every update
+
+    1. action optimization (improve/action_opt.py): from k policy samples keep the top m by Q, add the
+       dataset action, take T gradient-ascent steps on each (kept only where Q rose);
+    2. critic: Cal-QL, with the next action of the TD target and the regularizer's policy actions taken
+       from the optimized candidates (parl-calql); or IQL's critic, which needs no policy (parl-iql);
+    3. distillation: the policy's own supervised loss on the best candidate (or on all, weighted by
+       softmax(Q / temperature)), for any policy class.
+
+At evaluation the agent acts with the argmax of the optimized candidates (act_optimize=true).
+IDQL (Hansen-Estruch et al., 2023) is the same machinery without local steps or distillation: IQL's
+critic, a diffusion policy cloned from the data, and re-ranking of its samples at action time.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from anypolicy.agents.base import Agent, step
+from anypolicy.agents.calql import CalQLConfig
+from anypolicy.agents.iql import IQL, IQLConfig
+from anypolicy.critics.losses import conservative_td_loss
+from anypolicy.critics.q import QEnsemble, polyak_update
+from anypolicy.improve import ActionOptimization, distillation_targets, select
+from anypolicy.policies import policy_from_config
+
+
+@dataclass
+class ActionOptConfig:
+    samples: int = 32  # k: actions sampled from the policy per state
+    keep: int = 10  # m: kept by Q after global optimization (keep = samples: no re-ranking)
+    local_steps: int = 10  # T: gradient-ascent steps on each kept action (0: global only)
+    step_size: float = 3e-4  # alpha of the local steps
+    data_action: bool = True  # add the dataset action to the candidates
+    selection: str = "argmax"  # TD-target action: argmax, or sample from softmax(Q / temperature)
+    distill: str = "argmax"  # policy targets: argmax candidate, or all candidates weighted by softmax(Q / T)
+    temperature: float = 1.0  # of the softmax over candidate Q-values
+    act_optimize: bool = True  # act with the argmax of optimized candidates (false: the policy's own act)
+
+
+class ActionOptimizing:
+    """What the PA-RL recipes share: the improvement operator on the current critic, distillation, acting."""
+
+    def setup_improvement(self, cfg: ActionOptConfig) -> None:
+        for name, value, allowed in (("selection", cfg.selection, ("argmax", "sample")),
+                                     ("distill", cfg.distill, ("argmax", "all"))):
+            if value not in allowed:
+                from anypolicy.config import ConfigError
+
+                raise ConfigError(f"{name} must be one of {', '.join(allowed)}, got '{value}'.")
+        self.optimize = ActionOptimization(cfg.samples, min(cfg.keep, cfg.samples), cfg.local_steps, cfg.step_size)
+
+    def q_value(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        return self.q(obs, actions).mean(0)  # ensemble mean, as the paper ranks actions
+
+    def improve(self, obs: torch.Tensor, data_actions: torch.Tensor | None = None):
+        return self.optimize(obs, self.policy, self.q_value, self.action_low, self.action_high, data_actions)
+
+    def distillation_loss(self, obs: torch.Tensor, candidates) -> torch.Tensor:
+        targets, weights = distillation_targets(candidates, self.cfg.distill, self.cfg.temperature)
+        return self.policy.loss(obs, targets, weights)
+
+    def act(self, obs: np.ndarray | torch.Tensor, deterministic: bool = True) -> np.ndarray:
+        if not self.cfg.act_optimize:
+            return Agent.act(self, obs, deterministic)
+        obs_t = self.normalize(torch.as_tensor(obs, dtype=torch.float32, device=self.obs_mean.device))
+        candidates = self.improve(obs_t)
+        return select(candidates, "argmax" if deterministic else self.cfg.selection,
+                      self.cfg.temperature).detach().cpu().numpy()
+
+
+@dataclass
+class PARLCalQLConfig(ActionOptConfig, CalQLConfig):
+    policy: str = "diffusion"  # any policy class (its own supervised loss is all PA-RL uses)
+    hidden: tuple[int, ...] | None = None  # policy size (None: the class's default)
+    ensemble: int = 10  # Q heads (2: the small setting)
+    policy_lr: float = 3e-4  # Adam learning rate of the distillation
+
+
+class PARLCalQL(ActionOptimizing, Agent):
+    Config = PARLCalQLConfig
+
+    def __init__(self, cfg: PARLCalQLConfig, obs_dim, action_dim, action_low, action_high, **kw):
+        super().__init__(cfg, obs_dim, action_dim, action_low, action_high, **kw)
+        self.q = QEnsemble.from_config(cfg, obs_dim, action_dim)
+        self.q_target = copy.deepcopy(self.q).requires_grad_(False)
+        self.policy = policy_from_config(cfg, obs_dim, action_dim, action_low, action_high)
+        self.setup_improvement(cfg)
+        self.critic_opt = self.make_optimizer(self.q, cfg.critic_lr)
+        self.policy_opt = self.make_optimizer(self.policy, cfg.policy_lr)
+
+    def update(self, batch):
+        cfg = self.cfg
+        obs, next_obs = self.normalize(batch["observations"]), self.normalize(batch["next_observations"])
+        here = self.improve(obs, batch["actions"] if cfg.data_action else None)
+        there = self.improve(next_obs)
+        with torch.no_grad():
+            next_action = select(there, cfg.selection, cfg.temperature)
+            target_q = self.q_target.subset_min(self.q_target(next_obs, next_action), cfg.target_heads)
+            target = batch["rewards"] + cfg.discount * batch["masks"] * target_q
+        critic_loss, metrics = conservative_td_loss(
+            self.q, obs, batch["actions"], target, torch.cat([here.actions, there.actions], 1), self.action_low,
+            self.action_high, cfg.cql_alpha, cfg.cql_actions, None,
+            batch["mc_returns"] if cfg.calibrated else None, cfg.cql_temperature)
+        step(self.critic_opt, critic_loss)
+
+        policy_loss = self.distillation_loss(obs, here)
+        step(self.policy_opt, policy_loss)
+        self.after_policy_step()
+        polyak_update(self.q_target, self.q, cfg.target_tau)
+        return {**{k: v.detach() for k, v in metrics.items()}, "policy_loss": policy_loss.detach(),
+                "candidate_q": here.q.mean(), "candidate_q_std": here.q.std(-1).mean()}
+
+
+@dataclass
+class PARLIQLConfig(ActionOptConfig, IQLConfig):
+    policy: str = "diffusion"  # any policy class
+    hidden: tuple[int, ...] | None = None  # policy size (None: the class's default)
+    critic_hidden: tuple[int, ...] | None = (256, 256)  # Q and V widths
+    bc_only: bool = False  # distill nothing: clone the dataset actions (IDQL)
+
+
+class PARLIQL(ActionOptimizing, IQL):
+    """IQL's critic as is; PA-RL replaces the advantage-weighted extraction."""
+
+    Config = PARLIQLConfig
+
+    def __init__(self, cfg: PARLIQLConfig, obs_dim, action_dim, action_low, action_high, **kw):
+        super().__init__(cfg, obs_dim, action_dim, action_low, action_high, **kw)
+        self.setup_improvement(cfg)
+
+    def extraction_loss(self, obs, batch, advantage):
+        if self.cfg.bc_only:
+            return self.policy.loss(obs, batch["actions"])
+        return self.distillation_loss(obs, self.improve(obs, batch["actions"] if self.cfg.data_action else None))
+
+
+@dataclass
+class IDQLConfig(PARLIQLConfig):
+    expectile: float = 0.7  # IDQL's (and PA-RL's IDQL baseline's) tau outside AntMaze
+    keep: int = 32  # re-rank all samples
+    local_steps: int = 0  # no gradient steps
+    data_action: bool = False
+    bc_only: bool = True  # the diffusion policy is plain behavior cloning
+
+
+class IDQL(PARLIQL):
+    Config = IDQLConfig

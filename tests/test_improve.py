@@ -1,0 +1,137 @@
+"""PA-RL's building blocks against independent computations: action optimization, HL-Gauss, CQL / Cal-QL."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from anypolicy.config import ConfigError
+from anypolicy.critics.losses import cql_gap, hl_gauss_probs
+from anypolicy.critics.q import QEnsemble
+from anypolicy.improve import ActionOptimization, Candidates, distillation_targets, global_opt, local_opt, select
+from anypolicy.policies.gaussian import TanhGaussianPolicy
+
+LOW, HIGH = torch.tensor([-1.0, -0.5, 0.0]), torch.tensor([1.0, 0.5, 2.0])
+
+
+class FixedSampler(torch.nn.Module):
+    """A 'policy' whose samples are given: the candidates global optimization must rank."""
+
+    def __init__(self, actions):
+        super().__init__()
+        self.actions = actions
+
+    def sample(self, obs, n):
+        assert n == self.actions.shape[1]
+        return self.actions
+
+
+def test_global_opt_returns_the_true_top_m():
+    torch.manual_seed(0)
+    best = torch.tensor([0.3, -0.2, 1.5])
+    q_fn = lambda obs, a: -((a - best - obs[:, None, :1]) ** 2).sum(-1)  # noqa: E731  maximizer known
+    obs = torch.randn(6, 4)
+    actions = LOW + (HIGH - LOW) * torch.rand(6, 20, 3)
+    out = global_opt(obs, FixedSampler(actions), q_fn, samples=20, keep=5)
+    for i in range(6):  # independent check: sort each state's candidates by their distance to the maximizer
+        dist = ((actions[i] - best - obs[i, :1]) ** 2).sum(-1).numpy()
+        expected = actions[i][np.argsort(dist)[:5]]
+        assert torch.allclose(out.actions[i], expected)
+        assert torch.allclose(out.q[i], -torch.tensor(np.sort(dist)[:5]), atol=1e-5)
+
+
+def test_local_opt_never_lowers_q_nor_leaves_the_bounds():
+    torch.manual_seed(0)
+    critic = QEnsemble(4, 3, hidden=(32, 32), ensemble=3)
+    q_fn = lambda obs, a: critic(obs, a).mean(0)  # noqa: E731
+    obs = torch.randn(16, 4)
+    start = LOW + (HIGH - LOW) * torch.rand(16, 5, 3)
+    q0 = q_fn(obs, start).detach()
+    for step_size in (1e-3, 0.1, 10.0):  # a huge step must be refused where it lowers Q, and clipped
+        out = local_opt(obs, Candidates(start, q0), q_fn, steps=10, step_size=step_size, low=LOW, high=HIGH)
+        q1 = q_fn(obs, out.actions).detach()
+        assert torch.allclose(q1, out.q, atol=1e-5)
+        assert (q1 >= q0 - 1e-6).all()
+        assert ((out.actions >= LOW) & (out.actions <= HIGH)).all()
+        assert (q1 > q0 + 1e-6).float().mean() > 0.5  # and it does improve most candidates
+
+
+def test_local_opt_climbs_a_concave_critic_towards_its_maximizer():
+    best = torch.tensor([0.3, -0.2, 1.5])
+    q_fn = lambda obs, a: -((a - best) ** 2).sum(-1)  # noqa: E731
+    start = torch.zeros(2, 4, 3)
+    out = local_opt(torch.zeros(2, 1), Candidates(start, q_fn(None, start)), q_fn, 50, 0.1, LOW, HIGH)
+    assert torch.allclose(out.actions, best.expand(2, 4, 3), atol=1e-2)
+
+
+def test_data_action_joins_the_candidates_and_selection_rules():
+    torch.manual_seed(0)
+    q_fn = lambda obs, a: -(a ** 2).sum(-1)  # noqa: E731  best action: 0
+    actions = 0.5 + 0.1 * torch.rand(3, 8, 3)
+    data = torch.zeros(3, 3)
+    out = ActionOptimization(samples=8, keep=2, local_steps=0)(torch.zeros(3, 1), FixedSampler(actions), q_fn,
+                                                               LOW, HIGH, data_actions=data)
+    assert out.actions.shape == (3, 3, 3) and torch.equal(select(out), data)
+    targets, weights = distillation_targets(out, "all", temperature=1.0)
+    assert targets.shape == (3, 3, 3) and torch.allclose(weights.sum(-1), torch.full((3,), 3.0))
+    cold = torch.stack([select(out, "sample", temperature=1e-4) for _ in range(5)])
+    assert torch.equal(cold, data.expand(5, 3, 3))  # a cold softmax is the argmax
+
+
+def test_hl_gauss_targets_sum_to_one_and_recover_the_value():
+    values = torch.tensor([-87.3, -50.0, -12.25, -3.0])
+    probs = hl_gauss_probs(values, -100.0, 0.0, bins=101)
+    centres = torch.linspace(-100, 0, 2 * 101 + 1)[1::2]
+    assert torch.allclose(probs.sum(-1), torch.ones(4), atol=1e-6)
+    assert torch.allclose(probs @ centres, values, atol=0.05)
+
+
+def test_distributional_critic_fits_a_target_value():
+    torch.manual_seed(0)
+    critic = QEnsemble(2, 1, hidden=(32,), ensemble=2, bins=51, v_min=-10, v_max=0)
+    opt = torch.optim.Adam(critic.parameters(), lr=3e-3)
+    obs, act = torch.randn(64, 2), torch.randn(64, 1)
+    target = -5 + obs[:, 0]  # depends on the state
+    for _ in range(400):
+        loss, _ = critic.td_loss(obs, act, target)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert (critic(obs, act) - target).abs().mean() < 0.2
+
+
+def test_cql_and_calql_regularizer_match_a_hand_computation():
+    q_data = torch.tensor([[1.0, -2.0]])  # one head, two states
+    q_random = torch.tensor([[[0.5, 2.0], [-3.0, -1.0]]])
+    q_policy = torch.tensor([[[1.5], [-4.0]]])
+    mc = torch.tensor([0.0, -2.5])
+    # non-importance-sampled: logsumexp over random, policy and data actions, minus the data Q
+    s0 = math.log(math.exp(0.5) + math.exp(2.0) + math.exp(1.5) + math.exp(1.0)) - 1.0
+    s1 = math.log(math.exp(-3.0) + math.exp(-1.0) + math.exp(-4.0) + math.exp(-2.0)) + 2.0
+    assert torch.allclose(cql_gap(q_data, q_random, q_policy), torch.tensor([(s0 + s1) / 2]))
+    # Cal-QL: the policy action's Q is raised to the MC return where below it (state 1: -4 -> -2.5)
+    c1 = math.log(math.exp(-3.0) + math.exp(-1.0) + math.exp(-2.5) + math.exp(-2.0)) + 2.0
+    assert torch.allclose(cql_gap(q_data, q_random, q_policy, lower_bound=mc), torch.tensor([(s0 + c1) / 2]))
+    # importance-sampled, temperature 2: subtract the log densities, no data action
+    logp = torch.tensor([[0.3], [-0.7]])
+    lu = -math.log(4.0)
+    i0 = 2 * math.log(math.exp((0.5 - lu) / 2) + math.exp((2.0 - lu) / 2) + math.exp((1.5 - 0.3) / 2)) - 1.0
+    i1 = 2 * math.log(math.exp((-3.0 - lu) / 2) + math.exp((-1.0 - lu) / 2) + math.exp((-2.5 + 0.7) / 2)) + 2.0
+    got = cql_gap(q_data, q_random, q_policy, logp, lu, lower_bound=mc, temperature=2.0)
+    assert torch.allclose(got, torch.tensor([(i0 + i1) / 2]))
+
+
+def test_gaussian_sample_log_prob_matches_the_density():
+    torch.manual_seed(0)
+    policy = TanhGaussianPolicy(4, 3, LOW, HIGH, hidden=(16,))
+    obs = torch.randn(5, 4)
+    actions, logp = policy.sample_with_log_prob(obs, 2)
+    for j in range(2):
+        assert torch.allclose(logp[:, j], policy.log_prob(obs, actions[:, j]), atol=1e-3)
+
+
+def test_reparameterized_recipes_refuse_policies_without_a_density():
+    from anypolicy.agents.calql import CalQL, CalQLConfig
+
+    with pytest.raises(ConfigError, match="use parl-calql"):
+        CalQL(CalQLConfig(policy="diffusion", hidden=None), 4, 3, LOW.numpy(), HIGH.numpy())
