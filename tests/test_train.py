@@ -29,10 +29,16 @@ def assert_same_weights(a: dict, b: dict):
         assert torch.equal(a[k], b[k]), k
 
 
-@pytest.mark.parametrize("recipe", ["bc", "iql"])
+SMALL_CRITIC = ["critic_hidden=32,32", "ensemble=3", "samples=8", "keep=3", "local_steps=2"]
+RECIPE_SETS = {"bc": [], "iql": [], "calql": ["critic_hidden=32,32"], "parl-calql": SMALL_CRITIC,
+               "parl-iql": SMALL_CRITIC, "idql": ["critic_hidden=32,32", "samples=8", "keep=8"]}
+
+
+@pytest.mark.parametrize("recipe", sorted(RECIPE_SETS))
 def test_stopped_run_resumes_to_identical_weights(tmp_path, recipe):
-    full = train(recipe, "toy:nav", steps=60, seed=3, run_dir=tmp_path / "full", overrides=FAST)
-    part = train(recipe, "toy:nav", steps=60, seed=3, run_dir=tmp_path / "part", overrides=FAST, stop_after=40)
+    sets = FAST + RECIPE_SETS[recipe]
+    full = train(recipe, "toy:nav", steps=60, seed=3, run_dir=tmp_path / "full", overrides=sets)
+    part = train(recipe, "toy:nav", steps=60, seed=3, run_dir=tmp_path / "part", overrides=sets, stop_after=40)
     assert not (part / "summary.json").exists()
     resume(part)
     assert_same_weights(final_weights(full), final_weights(part))

@@ -51,6 +51,16 @@ def _train(args) -> None:
     print(f"run directory: {run_dir}")
 
 
+def _finetune(args) -> None:
+    from anypolicy.train import online
+
+    if args.resume:
+        run_dir = online.resume_online(args.run_dir)
+    else:
+        run_dir = online.finetune(args.run_dir, args.online_steps, args.out, args.set)
+    print(f"run directory: {run_dir}")
+
+
 def _eval(args) -> None:
     from anypolicy.train.loop import load_agent, run_eval
 
@@ -116,6 +126,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dry", action="store_true", help="print the resolved config and exit")
     p.add_argument("--resume", default=None, metavar="RUN_DIR")
     p.set_defaults(func=_train)
+
+    p = sub.add_parser("finetune", help="continue an offline run online (offline -> online fine-tuning)")
+    p.add_argument("run_dir", help="the offline run to start from (with --resume: the online run)")
+    p.add_argument("--online-steps", type=int, default=None, help="environment steps")
+    p.add_argument("--out", default=None, metavar="DIR", help="online run directory (default RUN_DIR-online)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="online (online_ratio, updates_per_step, reset_optimizers...), train or agent fields")
+    p.add_argument("--resume", action="store_true", help="resume the online run RUN_DIR")
+    p.set_defaults(func=_finetune)
 
     p = sub.add_parser("eval", help="evaluate a run's latest checkpoint")
     p.add_argument("run_dir")

@@ -6,9 +6,6 @@ import torch
 
 from anypolicy.data.dataset import Dataset
 
-KEYS = ("observations", "actions", "rewards", "next_observations", "masks")
-
-
 class OfflineSampler:
     """Uniform random batches from a Dataset held on `device`. Rewards are scaled and shifted here
     (r * scale + bias); masks are 0 at true terminals only. With `discount`, Monte-Carlo returns of the
@@ -36,25 +33,34 @@ class OfflineSampler:
 
 
 class ReplayBuffer:
-    """A ring buffer of online transitions on `device`."""
+    """A ring buffer of online transitions on `device`; `extra_keys` are per-transition scalars stored
+    alongside (e.g. mc_returns for Cal-QL)."""
 
-    def __init__(self, capacity: int, obs_dim: int, action_dim: int, device):
+    def __init__(self, capacity: int, obs_dim: int, action_dim: int, device, extra_keys: tuple[str, ...] = ()):
         shapes = {"observations": (obs_dim,), "actions": (action_dim,), "rewards": (), "next_observations": (obs_dim,),
-                  "masks": ()}
+                  "masks": (), **{k: () for k in extra_keys}}
         self.data = {k: torch.zeros((capacity, *s), device=device) for k, s in shapes.items()}
         self.capacity, self.size, self.pos = capacity, 0, 0
         self.device = torch.device(device)
 
-    def add(self, obs, action, reward, next_obs, terminal) -> None:
+    def add(self, obs, action, reward, next_obs, terminal, **extra) -> None:
         """Add one transition, or a batch of them (leading dimension)."""
         values = dict(observations=obs, actions=action, rewards=reward, next_observations=next_obs,
-                      masks=1.0 - np.asarray(terminal, np.float32))
+                      masks=1.0 - np.asarray(terminal, np.float32), **extra)
         n = np.asarray(reward).size
         idx = (self.pos + torch.arange(n)) % self.capacity
         for k, v in values.items():
             self.data[k][idx] = torch.as_tensor(np.asarray(v, np.float32), device=self.device).reshape(n, *self.data[k].shape[1:])
         self.pos = (self.pos + n) % self.capacity
         self.size = min(self.size + n, self.capacity)
+
+    def state_dict(self) -> dict:
+        return {"size": self.size, "pos": self.pos, **{k: v[:self.size].cpu() for k, v in self.data.items()}}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.size, self.pos = int(state["size"]), int(state["pos"])
+        for k, v in self.data.items():
+            v[:self.size] = state[k].to(self.device)
 
     def sample(self, batch_size: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
         if self.size == 0:
@@ -77,4 +83,4 @@ class MixedSampler:
         if n_on == 0:
             return off
         on = self.online.sample(n_on, generator)
-        return {k: torch.cat([off[k], on[k]]) for k in KEYS}
+        return {k: torch.cat([off[k], on[k]]) for k in off if k in on}

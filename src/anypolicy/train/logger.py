@@ -38,8 +38,8 @@ class CSVLog:
 
 class Loggers:
     def __init__(self, run_dir: Path, tensorboard: bool = True, wandb: bool = False, config: dict | None = None):
-        self.train = CSVLog(run_dir / "metrics.csv")
-        self.eval = CSVLog(run_dir / "eval.csv")
+        self.run_dir = run_dir
+        self.csv = {"train": CSVLog(run_dir / "metrics.csv"), "eval": CSVLog(run_dir / "eval.csv")}
         self.tb = None
         if tensorboard:
             try:
@@ -56,16 +56,20 @@ class Loggers:
             self.wandb = wb.init(dir=str(run_dir), config=config, resume="allow")
 
     def log(self, kind: str, step: int, metrics: dict) -> None:
-        (self.train if kind == "train" else self.eval).log(step, metrics)
+        if kind not in self.csv:  # e.g. "episodes" of online fine-tuning -> episodes.csv
+            self.csv[kind] = CSVLog(self.run_dir / f"{kind}.csv")
+        self.csv[kind].log(step, metrics)
         if self.tb is not None:
             for k, v in metrics.items():
                 self.tb.add_scalar(f"{kind}/{k}", v, step)
         if self.wandb is not None:
             self.wandb.log({f"{kind}/{k}": v for k, v in metrics.items()}, step=step)
 
-    def truncate_after(self, step: int) -> None:
-        self.train.truncate_after(step)
-        self.eval.truncate_after(step)
+    def truncate_after(self, step: int, kinds=("train", "eval")) -> None:
+        for kind in kinds:
+            if kind not in self.csv:
+                self.csv[kind] = CSVLog(self.run_dir / f"{kind}.csv")
+            self.csv[kind].truncate_after(step)
 
     def close(self) -> None:
         if self.tb is not None:

@@ -50,7 +50,7 @@ class TrainConfig:
     progress: bool = True  # show a progress bar
 
 
-def _resolve_device(name: str) -> torch.device:
+def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(name)
@@ -147,17 +147,42 @@ def run_eval(agent: Agent, tcfg: TrainConfig, episodes: int | None = None) -> di
                         seed=tcfg.seed, num_envs=tcfg.eval_envs)
 
 
+def rng_state(generator: torch.Generator, device: torch.device) -> dict:
+    rng = {"sampler": generator.get_state(), "torch": torch.get_rng_state()}
+    if device.type == "cuda":
+        rng["cuda"] = torch.cuda.get_rng_state()
+    return rng
+
+
+def restore_rng(rng: dict, generator: torch.Generator, device: torch.device) -> None:
+    generator.set_state(rng["sampler"])
+    torch.set_rng_state(rng["torch"])
+    if device.type == "cuda" and "cuda" in rng:
+        torch.cuda.set_rng_state(rng["cuda"])
+
+
+def save_rotating(run_dir: Path, step: int, weights: dict, state: dict, keep: int) -> None:
+    """Checkpoint RUN_DIR/checkpoints/step_N atomically and keep only the `keep` most recent."""
+    save_checkpoint(run_dir / "checkpoints" / f"step_{step:09d}", weights, state)
+    for old in sorted((run_dir / "checkpoints").glob("step_*"))[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def make_sampler(tcfg: TrainConfig, acfg, dataset, device) -> OfflineSampler:
+    """Offline batches; recipes whose config sets needs_mc_returns (Cal-QL) get Monte-Carlo returns."""
+    discount = getattr(acfg, "discount", None) if getattr(acfg, "needs_mc_returns", False) else None
+    return OfflineSampler(dataset, device, tcfg.reward_scale, tcfg.reward_bias, discount=discount)
+
+
 def _run(run_dir: Path, tcfg: TrainConfig, acfg, checkpoint: Path | None = None,
          stop_after: int | None = None) -> Path:
     from tqdm import tqdm
 
     if tcfg.threads:
         torch.set_num_threads(tcfg.threads)
-    device = _resolve_device(tcfg.device)
+    device = resolve_device(tcfg.device)
     dataset = load_dataset(tcfg.dataset, tcfg.env, episodes=tcfg.dataset_episodes, seed=0)
-    # recipes whose config sets needs_mc_returns (Cal-QL) get Monte-Carlo returns in every batch
-    discount = getattr(acfg, "discount", None) if getattr(acfg, "needs_mc_returns", False) else None
-    sampler = OfflineSampler(dataset, device, tcfg.reward_scale, tcfg.reward_bias, discount=discount)
+    sampler = make_sampler(tcfg, acfg, dataset, device)
     dims = {"obs_dim": dataset.obs_dim, "action_dim": dataset.action_dim,
             "action_low": dataset.action_low.tolist(), "action_high": dataset.action_high.tolist()}
     mean, std = dataset.observation_stats() if tcfg.normalize_observations else (None, None)
@@ -180,10 +205,7 @@ def _run(run_dir: Path, tcfg: TrainConfig, acfg, checkpoint: Path | None = None,
                 load_optimizer_in_place(opt, state["optimizers"][name])
             else:
                 opt.load_state_dict(state["optimizers"][name])
-        generator.set_state(state["rng"]["sampler"])
-        torch.set_rng_state(state["rng"]["torch"])
-        if device.type == "cuda" and "cuda" in state["rng"]:
-            torch.cuda.set_rng_state(state["rng"]["cuda"])
+        restore_rng(state["rng"], generator, device)
         start = int(state["step"])
     else:
         torch.manual_seed(tcfg.seed + 1)  # the training stream, distinct from initialization
@@ -192,14 +214,9 @@ def _run(run_dir: Path, tcfg: TrainConfig, acfg, checkpoint: Path | None = None,
     loggers.truncate_after(start)
 
     def save(step: int) -> None:
-        rng = {"sampler": generator.get_state(), "torch": torch.get_rng_state()}
-        if device.type == "cuda":
-            rng["cuda"] = torch.cuda.get_rng_state()
         state = {"step": step, "optimizers": {k: o.state_dict() for k, o in agent.optimizers().items()},
-                 "rng": rng, "dims": dims}
-        save_checkpoint(run_dir / "checkpoints" / f"step_{step:09d}", agent.state_dict(), state)
-        for old in sorted((run_dir / "checkpoints").glob("step_*"))[:-tcfg.keep_checkpoints]:
-            shutil.rmtree(old, ignore_errors=True)
+                 "rng": rng_state(generator, device), "dims": dims}
+        save_rotating(run_dir, step, agent.state_dict(), state, tcfg.keep_checkpoints)
 
     end = tcfg.steps if stop_after is None else min(stop_after, tcfg.steps)
     bar = tqdm(total=tcfg.steps, initial=start, disable=not tcfg.progress, dynamic_ncols=True,

@@ -1,0 +1,57 @@
+"""Offline -> online fine-tuning: mixed batches, episodes in the buffer, exact resume, clear errors."""
+import csv
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from anypolicy.config import ConfigError
+from anypolicy.train import checkpoint as ckpt
+from anypolicy.train.loop import train
+from anypolicy.train.online import finetune, resume_online
+
+FAST = ["hidden=32,32", "critic_hidden=32,32", "eval_every=0", "eval_episodes=3", "eval_envs=3", "log_every=20",
+        "checkpoint_every=40", "batch_size=32", "tensorboard=false", "progress=false", "threads=1"]
+ONLINE = ["eval_every=100", "log_every=50", "checkpoint_every=50"]
+
+
+@pytest.fixture(scope="module")
+def offline_run(tmp_path_factory):
+    return train("calql", "toy:nav", steps=40, seed=2, run_dir=tmp_path_factory.mktemp("off") / "calql",
+                 overrides=FAST)
+
+
+def weights(run_dir):
+    return load_file(str(ckpt.latest_checkpoint(run_dir) / "weights.safetensors"))
+
+
+def test_finetune_collects_episodes_and_resumes_exactly(offline_run, tmp_path):
+    full = finetune(offline_run, 200, tmp_path / "full", ONLINE)
+    episodes = list(csv.DictReader(open(full / "episodes.csv")))
+    assert len(episodes) >= 3 and int(episodes[-1]["step"]) == 200
+    assert sum(int(e["length"]) for e in episodes) == 200
+    state = ckpt.load_checkpoint(ckpt.latest_checkpoint(full))[1]
+    assert state["buffer"]["size"] == 200 and int(state["updates"]) == 200
+    # Cal-QL's Monte-Carlo returns of each stored episode: the discounted sum of its rewards from t on
+    r, g = state["buffer"]["rewards"][:60], state["buffer"]["mc_returns"][:60]
+    assert torch.allclose(g[:-1], r[:-1] + 0.99 * g[1:], atol=1e-4)
+
+    part = finetune(offline_run, 200, tmp_path / "part", ONLINE, stop_after=70)
+    assert not (part / "summary.json").exists()
+    resume_online(part)
+    a, b = weights(full), weights(part)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert (part / "episodes.csv").read_text() == (full / "episodes.csv").read_text()
+    assert (part / "eval.csv").read_text() == (full / "eval.csv").read_text()
+
+
+def test_finetune_refuses_bad_input(offline_run, tmp_path):
+    with pytest.raises(ConfigError, match="unknown config key"):
+        finetune(offline_run, 10, tmp_path / "a", ["online_ration=0.5"])
+    with pytest.raises(ConfigError, match="online_ratio"):
+        finetune(offline_run, 10, tmp_path / "b", ["online_ratio=1.5"])
+    with pytest.raises(FileNotFoundError, match="not a run directory"):
+        finetune(tmp_path / "nothing", 10)
+    finetune(offline_run, 5, tmp_path / "c", ONLINE)
+    with pytest.raises(FileExistsError, match="finetune --resume"):
+        finetune(offline_run, 5, tmp_path / "c", ONLINE)
