@@ -55,3 +55,19 @@ def test_finetune_refuses_bad_input(offline_run, tmp_path):
     finetune(offline_run, 5, tmp_path / "c", ONLINE)
     with pytest.raises(FileExistsError, match="finetune --resume"):
         finetune(offline_run, 5, tmp_path / "c", ONLINE)
+
+
+def test_hybrid_parl_rlpd_starts_from_a_bc_policy(tmp_path):
+    bc = train("bc", "toy:nav", steps=20, seed=0, run_dir=tmp_path / "bc",
+               overrides=[c for c in FAST if not c.startswith("critic")] + ["policy=diffusion"])
+    sets = ONLINE + ["critic_hidden=32,32", "samples=4", "keep=2", "local_steps=1", "updates_per_step=0"]
+    run = finetune(bc, 30, tmp_path / "hybrid", sets, recipe="parl-rlpd")
+    source, tuned = weights(bc), weights(run)
+    policy = [k for k in source if k.startswith("policy.")]
+    assert policy and all(torch.equal(source[k], tuned[k]) for k in policy)  # no updates: the BC policy as is
+    assert any(k.startswith("q.") for k in tuned)
+    with_updates = finetune(bc, 30, tmp_path / "hybrid2", sets[:-1] + ["updates_per_step=2"], recipe="parl-rlpd")
+    state = ckpt.load_checkpoint(ckpt.latest_checkpoint(with_updates))[1]
+    assert int(state["updates"]) == 60
+    with pytest.raises(ConfigError, match="does not fit"):
+        finetune(bc, 5, tmp_path / "bad", sets + ["hidden=16,16"], recipe="parl-rlpd")

@@ -57,7 +57,7 @@ def _finetune(args) -> None:
     if args.resume:
         run_dir = online.resume_online(args.run_dir)
     else:
-        run_dir = online.finetune(args.run_dir, args.online_steps, args.out, args.set)
+        run_dir = online.finetune(args.run_dir, args.online_steps, args.out, args.set, recipe=args.recipe)
     print(f"run directory: {run_dir}")
 
 
@@ -133,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default=None, metavar="DIR", help="online run directory (default RUN_DIR-online)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="online (online_ratio, updates_per_step, reset_optimizers...), train or agent fields")
+    p.add_argument("--recipe", default=None, help="fine-tune with another recipe, starting from the run's policy "
+                   "(hybrid: parl-rlpd from a BC run)")
     p.add_argument("--resume", action="store_true", help="resume the online run RUN_DIR")
     p.set_defaults(func=_finetune)
 

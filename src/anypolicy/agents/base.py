@@ -63,6 +63,7 @@ RECIPES: dict[str, str] = {  # recipe name -> "module:Class"; imported on use
     "calql": "anypolicy.agents.calql:CalQL",
     "parl-calql": "anypolicy.agents.parl:PARLCalQL",
     "parl-iql": "anypolicy.agents.parl:PARLIQL",
+    "parl-rlpd": "anypolicy.agents.parl:PARLRLPD",
     "idql": "anypolicy.agents.parl:IDQL",
 }
 

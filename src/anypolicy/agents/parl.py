@@ -8,6 +8,7 @@
        softmax(Q / temperature)), for any policy class.
 
 At evaluation the agent acts with the argmax of the optimized candidates (act_optimize=true).
+parl-rlpd is parl-calql without the regularizer, for hybrid online training (RLPD, Ball et al., 2023).
 IDQL (Hansen-Estruch et al., 2023) is the same machinery without local steps or distillation: IQL's
 critic, a diffusion policy cloned from the data, and re-ranking of its samples at action time.
 """
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from torch.profiler import record_function
 
 from anypolicy.agents.base import Agent, step
 from anypolicy.agents.calql import CalQLConfig
@@ -97,22 +99,38 @@ class PARLCalQL(ActionOptimizing, Agent):
         obs, next_obs = self.normalize(batch["observations"]), self.normalize(batch["next_observations"])
         here = self.improve(obs, batch["actions"] if cfg.data_action else None)
         there = self.improve(next_obs)
-        with torch.no_grad():
-            next_action = select(there, cfg.selection, cfg.temperature)
-            target_q = self.q_target.subset_min(self.q_target(next_obs, next_action), cfg.target_heads)
-            target = batch["rewards"] + cfg.discount * batch["masks"] * target_q
-        critic_loss, metrics = conservative_td_loss(
-            self.q, obs, batch["actions"], target, torch.cat([here.actions, there.actions], 1), self.action_low,
-            self.action_high, cfg.cql_alpha, cfg.cql_actions, None,
-            batch["mc_returns"] if cfg.calibrated else None, cfg.cql_temperature)
-        step(self.critic_opt, critic_loss)
-
-        policy_loss = self.distillation_loss(obs, here)
-        step(self.policy_opt, policy_loss)
-        self.after_policy_step()
+        with record_function("parl/critic"):
+            with torch.no_grad():
+                next_action = select(there, cfg.selection, cfg.temperature)
+                target_q = self.q_target.subset_min(self.q_target(next_obs, next_action), cfg.target_heads)
+                target = batch["rewards"] + cfg.discount * batch["masks"] * target_q
+            critic_loss, metrics = conservative_td_loss(
+                self.q, obs, batch["actions"], target, torch.cat([here.actions, there.actions], 1), self.action_low,
+                self.action_high, cfg.cql_alpha, cfg.cql_actions, None,
+                batch["mc_returns"] if cfg.calibrated else None, cfg.cql_temperature)
+            step(self.critic_opt, critic_loss)
+        with record_function("parl/distill"):
+            policy_loss = self.distillation_loss(obs, here)
+            step(self.policy_opt, policy_loss)
+            self.after_policy_step()
         polyak_update(self.q_target, self.q, cfg.target_tau)
         return {**{k: v.detach() for k, v in metrics.items()}, "policy_loss": policy_loss.detach(),
                 "candidate_q": here.q.mean(), "candidate_q_std": here.q.std(-1).mean()}
+
+
+@dataclass
+class PARLRLPDConfig(PARLCalQLConfig):
+    cql_alpha: float = 0.0  # RLPD: no conservatism; the offline data enter through the mixed batches
+    calibrated: bool = False
+    needs_mc_returns: bool = False
+    online_updates_per_step: int = 10  # update-to-data ratio when fine-tuned online (PA-RL's RLPD: 10)
+
+
+class PARLRLPD(PARLCalQL):
+    """Hybrid RLPD + PA-RL: start online from a BC policy (`anypolicy finetune BC_RUN --recipe parl-rlpd`)
+    with a fresh critic, 50/50 offline/online batches, 10 updates per step, 2 of 10 heads per target."""
+
+    Config = PARLRLPDConfig
 
 
 @dataclass

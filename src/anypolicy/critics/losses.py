@@ -48,6 +48,8 @@ def conservative_td_loss(q, obs, actions, target, ood_actions, low, high, alpha:
     `random_actions` uniform actions and the policy's `ood_actions` [B,N,A] (Cal-QL when `lower_bound`,
     the Monte-Carlo returns, is given). Returns (loss, metrics)."""
     td, q_data = q.td_loss(obs, actions, target)
+    if alpha == 0:  # plain TD (RLPD)
+        return td, {"td_loss": td, "q_data": q_data.mean()}
     b, a = actions.shape
     uniform = low + (high - low) * torch.rand(b, random_actions, a, device=actions.device)
     q_ood = q(obs, torch.cat([uniform, ood_actions.detach()], 1))

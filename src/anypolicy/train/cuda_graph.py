@@ -24,22 +24,24 @@ def capture_update(agent: Agent, example_batch: dict[str, torch.Tensor], warmup:
     static = {k: v.clone() for k, v in example_batch.items()}
     side = torch.cuda.Stream()
     side.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(side):
-        for _ in range(warmup):
-            agent.update(static)
-    torch.cuda.current_stream().wait_stream(side)
     graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        out = agent.update(static)
-    with torch.no_grad():  # undo the warm-up: weights back, Adam moments and counts as if fresh
-        for k, v in agent.state_dict().items():
-            v.copy_(weights[k])
-        for opt in agent.optimizers().values():
-            for state in opt.state.values():
-                for t in state.values():
-                    if torch.is_tensor(t):
-                        t.zero_()
-    torch.cuda.set_rng_state(rng)
+    try:
+        with torch.cuda.stream(side):
+            for _ in range(warmup):
+                agent.update(static)
+        torch.cuda.current_stream().wait_stream(side)
+        with torch.cuda.graph(graph):
+            out = agent.update(static)
+    finally:  # undo the warm-up (also when capture fails): weights back, Adam moments and counts as if fresh
+        with torch.no_grad():
+            for k, v in agent.state_dict().items():
+                v.copy_(weights[k])
+            for opt in agent.optimizers().values():
+                for state in opt.state.values():
+                    for t in state.values():
+                        if torch.is_tensor(t):
+                            t.zero_()
+        torch.cuda.set_rng_state(rng)
 
     def update(batch):
         for k, v in static.items():

@@ -193,7 +193,13 @@ def _run(run_dir: Path, tcfg: TrainConfig, acfg, checkpoint: Path | None = None,
     if graphed:
         from anypolicy.train.cuda_graph import capture_update, load_optimizer_in_place
 
-        update = capture_update(agent, sampler.sample(tcfg.batch_size, torch.Generator(device).manual_seed(0)))
+        try:
+            update = capture_update(agent, sampler.sample(tcfg.batch_size, torch.Generator(device).manual_seed(0)))
+        except RuntimeError as exc:  # an update that cannot be captured still trains, without the graph
+            import warnings
+
+            warnings.warn(f"CUDA graph capture failed ({exc}); training without it (set cuda_graph=false to skip).")
+            graphed = False
     elif tcfg.compile:
         update = torch.compile(agent.update)
     start = 0

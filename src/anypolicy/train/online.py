@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from anypolicy.agents.base import recipe_class
 from anypolicy.config import ConfigError, override, parse_assignments, to_dict
 from anypolicy.data.sampler import MixedSampler, ReplayBuffer
 from anypolicy.envs.registry import load_dataset, make_env
@@ -30,7 +31,7 @@ from anypolicy.train.loop import (build_agent, make_sampler, read_run_config, re
 class OnlineConfig:
     online_steps: int = 100_000  # environment steps
     online_ratio: float = 0.5  # share of each batch drawn from the online replay buffer
-    updates_per_step: int = 1  # gradient updates per environment step (update-to-data ratio)
+    updates_per_step: int | None = None  # updates per environment step (None: the recipe's, else 1)
     reset_optimizers: bool = False  # start fine-tuning with fresh optimizer states
     explore: bool = True  # collect with the stochastic policy (false: its deterministic action)
     eval_every: int = 5_000  # environment steps between evaluations
@@ -40,14 +41,23 @@ class OnlineConfig:
 
 
 def finetune(source: str | Path, online_steps: int | None = None, run_dir: str | Path | None = None,
-             overrides: list[str] | dict | None = None, stop_after: int | None = None) -> Path:
+             overrides: list[str] | dict | None = None, stop_after: int | None = None,
+             recipe: str | None = None) -> Path:
     """Fine-tune the latest checkpoint of offline run `source` online; returns the new run directory
-    (default SOURCE-online). `overrides` may set online, train and agent fields."""
+    (default SOURCE-online). `overrides` may set online, train and agent fields. With a `recipe` other
+    than the source's (hybrid: `recipe="parl-rlpd"` from a BC run), a fresh agent of that recipe starts
+    from the source's policy (same class and size) and observation statistics."""
     source = Path(source)
     tcfg, acfg = read_run_config(source)
     ckpt = latest_checkpoint(source)
     if ckpt is None:
         raise FileNotFoundError(f"{source} has no checkpoint to fine-tune.")
+    warm_start = recipe is not None and recipe != tcfg.recipe
+    if warm_start:
+        shared = {f.name for f in dataclasses.fields(acfg)} & {"policy", "policy_options", "hidden", "activation"}
+        new_cfg = recipe_class(recipe).Config()
+        acfg = dataclasses.replace(new_cfg, **{k: getattr(acfg, k) for k in shared if hasattr(new_cfg, k)})
+        tcfg = dataclasses.replace(tcfg, recipe=recipe)
     assignments = overrides if isinstance(overrides, dict) else parse_assignments(overrides or [])
     ocfg, rest = override(OnlineConfig(), assignments, strict=False)
     if online_steps is not None:
@@ -56,13 +66,16 @@ def finetune(source: str | Path, online_steps: int | None = None, run_dir: str |
     acfg, unknown = override(acfg, rest, strict=False)
     if unknown:
         raise ConfigError(f"unknown config key(s) {', '.join(sorted(unknown))} for fine-tuning.")
+    if ocfg.updates_per_step is None:
+        ocfg = dataclasses.replace(ocfg, updates_per_step=getattr(acfg, "online_updates_per_step", 1))
     if ocfg.online_steps < 1 or ocfg.updates_per_step < 0 or not 0 <= ocfg.online_ratio <= 1:
         raise ConfigError("online_steps must be >= 1, updates_per_step >= 0 and online_ratio in [0, 1].")
     run_dir = Path(run_dir or f"{source}-online")
     if (run_dir / "config.json").exists():
         raise FileExistsError(f"{run_dir} already holds a run: resume it with `anypolicy finetune --resume {run_dir}`.")
     run_dir.mkdir(parents=True, exist_ok=True)
-    config = {"train": to_dict(tcfg), "agent": to_dict(acfg), "online": to_dict(ocfg), "source": str(ckpt)}
+    config = {"train": to_dict(tcfg), "agent": to_dict(acfg), "online": to_dict(ocfg), "source": str(ckpt),
+              "warm_start": warm_start}
     (run_dir / "config.json").write_text(json.dumps(config, indent=2))
     return _run_online(run_dir, stop_after=stop_after)
 
@@ -93,8 +106,17 @@ def _run_online(run_dir: Path, stop_after: int | None = None) -> Path:
     resume_from = latest_checkpoint(run_dir)
     weights, state = load_checkpoint(resume_from or Path(config["source"]), device)
     agent = build_agent(tcfg, acfg, state["dims"], device)
-    agent.load_state_dict(weights)
-    fresh_optimizers = resume_from is None and ocfg.reset_optimizers
+    fresh_start = resume_from is None
+    if fresh_start and config.get("warm_start"):  # another recipe: take what matches (policy, statistics)
+        own = agent.state_dict()
+        matched = {k: v for k, v in weights.items() if k in own and own[k].shape == v.shape}
+        if any(k.startswith("policy.") and k not in matched for k in own):
+            raise ConfigError(f"the policy of {config['source']} does not fit recipe {tcfg.recipe}'s policy "
+                              "(class or size differ); set policy, hidden and policy_options as in the source run.")
+        agent.load_state_dict(matched, strict=False)
+    else:
+        agent.load_state_dict(weights)
+    fresh_optimizers = fresh_start and (ocfg.reset_optimizers or config.get("warm_start"))
     if not fresh_optimizers:
         for name, opt in agent.optimizers().items():
             opt.load_state_dict(state["optimizers"][name])

@@ -1,0 +1,72 @@
+"""PA-RL (parl-calql, diffusion policy) update throughput on cube-like shapes (28-dim observations, 5-dim
+actions), with the paper's settings and with a cheaper CPU setting, and the share of update time spent
+in global optimization (policy sampling + ranking), local optimization, the critic and distillation.
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/parl_throughput.py --updates 20 --out docs/results/raw/parl-throughput-cpu.json
+"""
+import argparse
+import json
+import statistics
+import time
+
+import numpy as np
+import torch
+from torch.profiler import ProfilerActivity, profile
+
+from anypolicy.agents.parl import PARLCalQL, PARLCalQLConfig
+from anypolicy.config import override
+
+SETTINGS = {  # PA-RL Appendix B: k = 32, m = 10, T = 10, 5-step diffusion 256 x 3 blocks, 10 critics
+    "paper": {},
+    "cpu": {"hidden": "128,128", "samples": "16", "keep": "4", "local_steps": "5", "ensemble": "2"},
+}
+LABELS = ("parl/global", "parl/local", "parl/critic", "parl/distill")
+
+
+def batch(size, obs_dim, action_dim, device):
+    return {"observations": torch.randn(size, obs_dim, device=device),
+            "next_observations": torch.randn(size, obs_dim, device=device),
+            "actions": torch.rand(size, action_dim, device=device) * 2 - 1,
+            "rewards": -torch.ones(size, device=device), "masks": torch.ones(size, device=device),
+            "mc_returns": -50 * torch.ones(size, device=device)}
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--updates", type=int, default=20)
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--batch", type=int, default=256)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--out", default=None)
+    args = p.parse_args()
+    rows = {}
+    for name, sets in SETTINGS.items():
+        cfg, _ = override(PARLCalQLConfig(), sets)
+        agent = PARLCalQL(cfg, 28, 5, -np.ones(5), np.ones(5)).to(args.device)
+        b = batch(args.batch, 28, 5, args.device)
+        agent.update(b)  # warm-up
+        rates = []
+        for _ in range(args.rounds):
+            t0 = time.perf_counter()
+            for _ in range(args.updates):
+                agent.update(b)
+            if args.device.startswith("cuda"):
+                torch.cuda.synchronize()
+            rates.append(args.updates / (time.perf_counter() - t0))
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            for _ in range(max(2, args.updates // 4)):
+                agent.update(b)
+        totals = {e.key: e.cpu_time_total for e in prof.key_averages() if e.key in LABELS}
+        whole = sum(totals.values())
+        rows[name] = {"settings": sets or "defaults", "updates_per_s_median": round(statistics.median(rates), 3),
+                      "updates_per_s_rounds": [round(r, 3) for r in rates],
+                      "time_share": {k.split("/")[1]: round(v / whole, 3) for k, v in totals.items()}}
+        print(name, json.dumps(rows[name]), flush=True)
+    if args.out:
+        meta = {"threads": torch.get_num_threads(), "batch": args.batch, "device": args.device, "torch": torch.__version__}
+        with open(args.out, "w") as f:
+            json.dump({"meta": meta, "results": rows}, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
