@@ -19,6 +19,8 @@ def test_bad_input_gives_one_clear_line(capsys, tmp_path):
     assert "error: unknown config key(s) nope" in capsys.readouterr().err
     assert main(["train", "bc", "--dry", "--set", "policy=diffusion", "--set", "policy_options=step=3"]) == 2
     assert "policy option 'step' is not an option of DiffusionPolicy" in capsys.readouterr().err
+    assert main(["train", "parl-calql", "--dry", "--set", "selection=best"]) == 2
+    assert "selection must be one of argmax, sample, got 'best'" in capsys.readouterr().err
     assert main(["data", "info", str(tmp_path / "missing.hdf5")]) == 2
     assert "the path does not exist" in capsys.readouterr().err
     assert main(["data", "make", "ogbench:maze-play"]) == 2

@@ -24,6 +24,7 @@ from torch.profiler import record_function
 from anypolicy.agents.base import Agent, step
 from anypolicy.agents.calql import CalQLConfig
 from anypolicy.agents.iql import IQL, IQLConfig
+from anypolicy.config import ConfigError
 from anypolicy.critics.losses import conservative_td_loss
 from anypolicy.critics.q import QEnsemble, polyak_update
 from anypolicy.improve import ActionOptimization, distillation_targets, select
@@ -42,17 +43,16 @@ class ActionOptConfig:
     temperature: float = 1.0  # of the softmax over candidate Q-values
     act_optimize: bool = True  # act with the argmax of optimized candidates (false: the policy's own act)
 
+    def __post_init__(self):  # refused when the config is made, before a run directory exists
+        for name, allowed in (("selection", ("argmax", "sample")), ("distill", ("argmax", "all"))):
+            if getattr(self, name) not in allowed:
+                raise ConfigError(f"{name} must be one of {', '.join(allowed)}, got '{getattr(self, name)}'.")
+
 
 class ActionOptimizing:
     """What the PA-RL recipes share: the improvement operator on the current critic, distillation, acting."""
 
     def setup_improvement(self, cfg: ActionOptConfig) -> None:
-        for name, value, allowed in (("selection", cfg.selection, ("argmax", "sample")),
-                                     ("distill", cfg.distill, ("argmax", "all"))):
-            if value not in allowed:
-                from anypolicy.config import ConfigError
-
-                raise ConfigError(f"{name} must be one of {', '.join(allowed)}, got '{value}'.")
         self.optimize = ActionOptimization(cfg.samples, min(cfg.keep, cfg.samples), cfg.local_steps, cfg.step_size)
 
     def q_value(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
