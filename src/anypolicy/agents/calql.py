@@ -51,21 +51,26 @@ class CQLConfig(CalQLConfig):
     needs_mc_returns: bool = False
 
 
+def build_critic_and_policy(agent: Agent, cfg) -> None:
+    """Q ensemble, its target copy, the policy and their two optimizers (Cal-QL and PA-RL on top of it)."""
+    agent.q = QEnsemble.from_config(cfg, agent.obs_dim, agent.action_dim)
+    agent.q_target = copy.deepcopy(agent.q).requires_grad_(False)
+    agent.policy = policy_from_config(cfg, agent.obs_dim, agent.action_dim, agent.action_low, agent.action_high)
+    agent.critic_opt = agent.make_optimizer(agent.q, cfg.critic_lr)
+    agent.policy_opt = agent.make_optimizer(agent.policy, cfg.policy_lr)
+
+
 class CalQL(Agent):
     Config = CalQLConfig
 
     def __init__(self, cfg: CalQLConfig, obs_dim, action_dim, action_low, action_high, **kw):
         super().__init__(cfg, obs_dim, action_dim, action_low, action_high, **kw)
-        self.q = QEnsemble.from_config(cfg, obs_dim, action_dim)
-        self.q_target = copy.deepcopy(self.q).requires_grad_(False)
-        self.policy = policy_from_config(cfg, obs_dim, action_dim, action_low, action_high)
+        build_critic_and_policy(self, cfg)
         if not hasattr(self.policy, "sample_with_log_prob"):
             raise ConfigError(f"recipe {type(self).__name__.lower()} trains its policy by the reparameterized gradient "
                               f"and needs `sample_with_log_prob` (policy=gaussian); for '{cfg.policy}' use parl-calql.")
         self.log_ent = torch.nn.Parameter(torch.zeros(()))
         self.target_entropy = -float(action_dim)
-        self.critic_opt = self.make_optimizer(self.q, cfg.critic_lr)
-        self.policy_opt = self.make_optimizer(self.policy, cfg.policy_lr)
         self.ent_opt = torch.optim.Adam([self.log_ent], lr=cfg.policy_lr)
 
     def update(self, batch):

@@ -14,7 +14,6 @@ critic, a diffusion policy cloned from the data, and re-ranking of its samples a
 """
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,13 +21,12 @@ import torch
 from torch.profiler import record_function
 
 from anypolicy.agents.base import Agent, step
-from anypolicy.agents.calql import CalQLConfig
+from anypolicy.agents.calql import CalQLConfig, build_critic_and_policy
 from anypolicy.agents.iql import IQL, IQLConfig
 from anypolicy.config import ConfigError
 from anypolicy.critics.losses import conservative_td_loss
-from anypolicy.critics.q import QEnsemble, polyak_update
+from anypolicy.critics.q import polyak_update
 from anypolicy.improve import ActionOptimization, distillation_targets, select
-from anypolicy.policies import policy_from_config
 
 
 @dataclass
@@ -87,12 +85,8 @@ class PARLCalQL(ActionOptimizing, Agent):
 
     def __init__(self, cfg: PARLCalQLConfig, obs_dim, action_dim, action_low, action_high, **kw):
         super().__init__(cfg, obs_dim, action_dim, action_low, action_high, **kw)
-        self.q = QEnsemble.from_config(cfg, obs_dim, action_dim)
-        self.q_target = copy.deepcopy(self.q).requires_grad_(False)
-        self.policy = policy_from_config(cfg, obs_dim, action_dim, action_low, action_high)
+        build_critic_and_policy(self, cfg)
         self.setup_improvement(cfg)
-        self.critic_opt = self.make_optimizer(self.q, cfg.critic_lr)
-        self.policy_opt = self.make_optimizer(self.policy, cfg.policy_lr)
 
     def update(self, batch):
         cfg = self.cfg
