@@ -8,7 +8,9 @@ import torch
 from anypolicy.config import ConfigError
 from anypolicy.critics.losses import cql_gap, hl_gauss_probs
 from anypolicy.critics.q import QEnsemble
-from anypolicy.improve import ActionOptimization, Candidates, distillation_targets, global_opt, local_opt, select
+from anypolicy.agents.parl import PARLCalQL, PARLCalQLConfig
+from anypolicy.improve import (ActionOptimization, Candidates, cem_search, distillation_targets, global_opt, local_opt,
+                               select)
 from anypolicy.policies.gaussian import TanhGaussianPolicy
 
 LOW, HIGH = torch.tensor([-1.0, -0.5, 0.0]), torch.tensor([1.0, 0.5, 2.0])
@@ -135,3 +137,76 @@ def test_reparameterized_recipes_refuse_policies_without_a_density():
 
     with pytest.raises(ConfigError, match="use parl-calql"):
         CalQL(CalQLConfig(policy="diffusion", hidden=None), 4, 3, LOW.numpy(), HIGH.numpy())
+
+
+def test_cem_finds_the_maximizer_from_random_and_from_policy_starts():
+    torch.manual_seed(0)
+    best = torch.tensor([0.3, -0.2, 1.5])
+    q_fn = lambda obs, a: -((a - best) ** 2).sum(-1)  # noqa: E731
+    obs = torch.zeros(32, 1)
+    found = cem_search(obs, q_fn, LOW, HIGH, iterations=8, population=64, elites=6)
+    budget = LOW + (HIGH - LOW) * torch.rand(32, 8 * 64, 3)  # random search with the same number of Q calls
+    random_best = q_fn(obs, budget).max(-1).values
+    assert (q_fn(obs, found.unsqueeze(1))[:, 0] > random_best).float().mean() > 0.9
+    assert ((found - best).abs().max(-1).values < 0.05).float().mean() > 0.9  # CEM may stall early on a few
+    near = best + 0.05 * torch.randn(32, 16, 3)  # a policy whose samples surround the maximizer
+    from_policy = cem_search(obs, q_fn, LOW, HIGH, near, iterations=3)
+    assert ((from_policy - best).abs().max(-1).values < 0.02).float().mean() > 0.9
+    assert ((found >= LOW) & (found <= HIGH)).all()
+
+
+def small_parl(**sets):
+    from anypolicy.config import override
+
+    cfg, _ = override(PARLCalQLConfig(), {"hidden": "16,16", "critic_hidden": "16,16", "ensemble": "2", "samples": "4",
+                                          "keep": "2", "local_steps": "1", **sets})
+    return PARLCalQL(cfg, 4, 3, LOW.numpy(), HIGH.numpy())
+
+
+def toy_batch(data, idx):
+    return {**{k: v[idx] for k, v in data.items()}, "indices": idx, "rewards": torch.zeros(len(idx)),
+            "masks": torch.ones(len(idx)), "mc_returns": torch.zeros(len(idx))}
+
+
+def test_action_cache_serves_the_samples_and_refreshes_from_the_distilled_policy(monkeypatch):
+    torch.manual_seed(0)
+    agent = small_parl(action_cache="3")
+    data = {"observations": torch.randn(50, 4), "next_observations": torch.randn(50, 4),
+            "actions": LOW + (HIGH - LOW) * torch.rand(50, 3)}
+    agent.before_update(1, data)
+    cached = agent.action_cache["observations"]
+    assert cached.shape == (50, 4, 3) and ((cached >= LOW) & (cached <= HIGH)).all()
+    def no_sampling(*args):
+        raise AssertionError("the policy was sampled although the cache holds these states")
+    monkeypatch.setattr(agent.policy, "sample", no_sampling)
+    for step in (1, 2, 3):
+        agent.before_update(step, data)
+        agent.update(toy_batch(data, torch.randint(50, (8,))))
+    monkeypatch.undo()
+    agent.before_update(4, data)  # a new round: the snapshot is the distilled policy, the samples are new
+    assert int(agent.cache_round) == 1
+    for k, v in agent.policy.state_dict().items():
+        assert torch.equal(agent.cache_policy.state_dict()[k], v), k
+    assert not torch.equal(agent.action_cache["observations"], cached)
+
+
+def test_critic_warm_up_leaves_the_policy_unchanged():
+    torch.manual_seed(0)
+    agent = small_parl(distill_after="3")
+    data = {"observations": torch.randn(50, 4), "next_observations": torch.randn(50, 4),
+            "actions": LOW + (HIGH - LOW) * torch.rand(50, 3)}
+    policy0 = {k: v.clone() for k, v in agent.policy.state_dict().items()}
+    q0 = {k: v.clone() for k, v in agent.q.state_dict().items()}
+    for step in (1, 2, 3):
+        agent.before_update(step, data)
+        agent.update(toy_batch(data, torch.randint(50, (8,))))
+    assert all(torch.equal(policy0[k], v) for k, v in agent.policy.state_dict().items())
+    assert not all(torch.equal(q0[k], v) for k, v in agent.q.state_dict().items())
+    agent.before_update(4, data)
+    agent.update(toy_batch(data, torch.randint(50, (8,))))
+    assert not all(torch.equal(policy0[k], v) for k, v in agent.policy.state_dict().items())
+
+
+def test_bad_act_search_is_refused():
+    with pytest.raises(ConfigError, match="act_search must be one of"):
+        PARLCalQLConfig(act_search="cem")

@@ -31,12 +31,15 @@ def assert_same_weights(a: dict, b: dict):
 
 SMALL_CRITIC = ["critic_hidden=32,32", "ensemble=3", "samples=8", "keep=3", "local_steps=2"]
 RECIPE_SETS = {"bc": [], "iql": [], "calql": ["critic_hidden=32,32"], "parl-calql": SMALL_CRITIC,
-               "parl-iql": SMALL_CRITIC, "idql": ["critic_hidden=32,32", "samples=8", "keep=8"]}
+               "parl-iql": SMALL_CRITIC, "idql": ["critic_hidden=32,32", "samples=8", "keep=8"],
+               "td3bc": ["critic_hidden=32,32", "policy_delay=3"],
+               # the stop at 40 falls inside a cache round (26-50), whose samples are rebuilt from the snapshot
+               "parl-calql+cache": SMALL_CRITIC + ["action_cache=25", "distill_after=10"]}
 
 
-@pytest.mark.parametrize("recipe", sorted(RECIPE_SETS))
-def test_stopped_run_resumes_to_identical_weights(tmp_path, recipe):
-    sets = FAST + RECIPE_SETS[recipe]
+@pytest.mark.parametrize("name", sorted(RECIPE_SETS))
+def test_stopped_run_resumes_to_identical_weights(tmp_path, name):
+    recipe, sets = name.split("+")[0], FAST + RECIPE_SETS[name]
     full = train(recipe, "toy:nav", steps=60, seed=3, run_dir=tmp_path / "full", overrides=sets)
     part = train(recipe, "toy:nav", steps=60, seed=3, run_dir=tmp_path / "part", overrides=sets, stop_after=40)
     assert not (part / "summary.json").exists()

@@ -11,6 +11,7 @@ class Agent(nn.Module):
     state_dict; optimizer states are reached through `optimizers()` (the checkpoint saves both)."""
 
     Config: type
+    capturable = True  # an update without Python decisions between steps, so a CUDA graph can replay it
 
     def __init__(self, cfg, obs_dim: int, action_dim: int, action_low, action_high,
                  obs_mean: np.ndarray | None = None, obs_std: np.ndarray | None = None):
@@ -36,6 +37,9 @@ class Agent(nn.Module):
 
     def update(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         raise NotImplementedError
+
+    def before_update(self, step: int, data: dict[str, torch.Tensor] | None) -> None:
+        """Hook before update number `step` of a run (1-based), with the offline data's tensors."""
 
     def after_policy_step(self) -> None:
         """Policies with post-step work (a diffusion policy's EMA weights) expose `after_step`."""
@@ -65,6 +69,7 @@ RECIPES: dict[str, str] = {  # recipe name -> "module:Class"; imported on use
     "parl-iql": "anypolicy.agents.parl:PARLIQL",
     "parl-rlpd": "anypolicy.agents.parl:PARLRLPD",
     "idql": "anypolicy.agents.parl:IDQL",
+    "td3bc": "anypolicy.agents.td3bc:TD3BC",
 }
 
 

@@ -7,13 +7,18 @@
     3. distillation: the policy's own supervised loss on the best candidate (or on all, weighted by
        softmax(Q / temperature)), for any policy class.
 
-At evaluation the agent acts with the argmax of the optimized candidates (act_optimize=true).
+At evaluation the agent acts with the argmax of the optimized candidates (act_optimize=true), or by CEM
+search on the critic started from the policy's samples or from the whole action box (act_search).
+Options for expensive policies and hybrid starts: an action cache (policy samples for every dataset state
+drawn ahead in large batches, refreshed every `action_cache` updates; the critic still re-ranks them each
+update) and a critic warm-up (no distillation for the first `distill_after` updates).
 parl-rlpd is parl-calql without the regularizer, for hybrid online training (RLPD, Ball et al., 2023).
 IDQL (Hansen-Estruch et al., 2023) is the same machinery without local steps or distillation: IQL's
 critic, a diffusion policy cloned from the data, and re-ranking of its samples at action time.
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,7 +31,7 @@ from anypolicy.agents.iql import IQL, IQLConfig
 from anypolicy.config import ConfigError
 from anypolicy.critics.losses import conservative_td_loss
 from anypolicy.critics.q import polyak_update
-from anypolicy.improve import ActionOptimization, distillation_targets, select
+from anypolicy.improve import ActionOptimization, cem_search, distillation_targets, select
 
 
 @dataclass
@@ -40,9 +45,15 @@ class ActionOptConfig:
     distill: str = "argmax"  # policy targets: argmax candidate, or all candidates weighted by softmax(Q / T)
     temperature: float = 1.0  # of the softmax over candidate Q-values
     act_optimize: bool = True  # act with the argmax of optimized candidates (false: the policy's own act)
+    act_search: str = "candidates"  # acting search: candidates (global + local), cem-policy, cem-random
+    cem_iterations: int = 5  # CEM rounds at action time
+    cem_population: int = 64  # CEM draws per round (the best tenth are the elites)
+    action_cache: int = 0  # >0: draw the k samples of every dataset state ahead, refresh every N updates
+    distill_after: int = 0  # critic warm-up: no distillation during the first N updates of a run
 
     def __post_init__(self):  # refused when the config is made, before a run directory exists
-        for name, allowed in (("selection", ("argmax", "sample")), ("distill", ("argmax", "all"))):
+        for name, allowed in (("selection", ("argmax", "sample")), ("distill", ("argmax", "all")),
+                              ("act_search", ("candidates", "cem-policy", "cem-random"))):
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"{name} must be one of {', '.join(allowed)}, got '{getattr(self, name)}'.")
 
@@ -52,12 +63,50 @@ class ActionOptimizing:
 
     def setup_improvement(self, cfg: ActionOptConfig) -> None:
         self.optimize = ActionOptimization(cfg.samples, min(cfg.keep, cfg.samples), cfg.local_steps, cfg.step_size)
+        self.distilling = True
+        # Python decisions between updates (warm-up, cache refresh) cannot live inside a replayed CUDA graph
+        self.capturable = not (cfg.action_cache or cfg.distill_after)
+        if cfg.action_cache:  # the cache is a function of this policy snapshot and the round: rebuilt on resume
+            self.cache_policy = copy.deepcopy(self.policy).requires_grad_(False)
+            self.register_buffer("cache_round", torch.tensor(-1))
+            self.action_cache, self.filled_round = {}, None
+
+    def before_update(self, step: int, data: dict[str, torch.Tensor] | None) -> None:
+        """Called by the training loops before update number `step` (1-based) with the offline data."""
+        self.distilling = step > self.cfg.distill_after
+        if not self.cfg.action_cache or data is None:
+            return
+        round_ = (step - 1) // self.cfg.action_cache
+        if round_ != self.filled_round:
+            if round_ != int(self.cache_round):  # a new round: snapshot the distilled policy
+                self.cache_policy.load_state_dict(self.policy.state_dict())
+                self.cache_round.fill_(round_)
+            self.fill_cache(data, round_)
+
+    @torch.no_grad()
+    def fill_cache(self, data: dict[str, torch.Tensor], round_: int, chunk: int = 4096) -> None:
+        device = self.obs_mean.device
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            torch.manual_seed(7919 + round_)  # the main random stream is untouched
+            for key in ("observations", "next_observations"):
+                obs = data[key]
+                self.action_cache[key] = torch.cat([self.cache_policy.sample(self.normalize(obs[i:i + chunk]),
+                                                                             self.cfg.samples)
+                                                    for i in range(0, len(obs), chunk)])
+        self.filled_round = round_
+
+    def cached_samples(self, batch: dict[str, torch.Tensor], key: str) -> torch.Tensor | None:
+        """The cached policy samples of the batch's dataset states (None: sample afresh, e.g. online data)."""
+        if not self.cfg.action_cache or "indices" not in batch or key not in self.action_cache:
+            return None
+        return self.action_cache[key][batch["indices"]]
 
     def q_value(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         return self.q(obs, actions).mean(0)  # ensemble mean, as the paper ranks actions
 
-    def improve(self, obs: torch.Tensor, data_actions: torch.Tensor | None = None):
-        return self.optimize(obs, self.policy, self.q_value, self.action_low, self.action_high, data_actions)
+    def improve(self, obs: torch.Tensor, data_actions: torch.Tensor | None = None,
+                samples: torch.Tensor | None = None):
+        return self.optimize(obs, self.policy, self.q_value, self.action_low, self.action_high, data_actions, samples)
 
     def distillation_loss(self, obs: torch.Tensor, candidates) -> torch.Tensor:
         targets, weights = distillation_targets(candidates, self.cfg.distill, self.cfg.temperature)
@@ -67,6 +116,11 @@ class ActionOptimizing:
         if not self.cfg.act_optimize:
             return Agent.act(self, obs, deterministic)
         obs_t = self.normalize(torch.as_tensor(obs, dtype=torch.float32, device=self.obs_mean.device))
+        cfg = self.cfg
+        if cfg.act_search != "candidates":
+            init = self.policy.sample(obs_t, cfg.samples) if cfg.act_search == "cem-policy" else None
+            return cem_search(obs_t, self.q_value, self.action_low, self.action_high, init, cfg.cem_iterations,
+                              cfg.cem_population, max(1, cfg.cem_population // 10)).cpu().numpy()
         candidates = self.improve(obs_t)
         return select(candidates, "argmax" if deterministic else self.cfg.selection,
                       self.cfg.temperature).detach().cpu().numpy()
@@ -91,8 +145,9 @@ class PARLCalQL(ActionOptimizing, Agent):
     def update(self, batch):
         cfg = self.cfg
         obs, next_obs = self.normalize(batch["observations"]), self.normalize(batch["next_observations"])
-        here = self.improve(obs, batch["actions"] if cfg.data_action else None)
-        there = self.improve(next_obs)
+        here = self.improve(obs, batch["actions"] if cfg.data_action else None,
+                            self.cached_samples(batch, "observations"))
+        there = self.improve(next_obs, samples=self.cached_samples(batch, "next_observations"))
         with record_function("parl/critic"):
             with torch.no_grad():
                 next_action = select(there, cfg.selection, cfg.temperature)
@@ -103,10 +158,12 @@ class PARLCalQL(ActionOptimizing, Agent):
                 self.action_high, cfg.cql_alpha, cfg.cql_actions, None,
                 batch["mc_returns"] if cfg.calibrated else None, cfg.cql_temperature)
             step(self.critic_opt, critic_loss)
-        with record_function("parl/distill"):
-            policy_loss = self.distillation_loss(obs, here)
-            step(self.policy_opt, policy_loss)
-            self.after_policy_step()
+        policy_loss = torch.zeros((), device=obs.device)
+        if self.distilling:
+            with record_function("parl/distill"):
+                policy_loss = self.distillation_loss(obs, here)
+                step(self.policy_opt, policy_loss)
+                self.after_policy_step()
         polyak_update(self.q_target, self.q, cfg.target_tau)
         return {**{k: v.detach() for k, v in metrics.items()}, "policy_loss": policy_loss.detach(),
                 "candidate_q": here.q.mean(), "candidate_q_std": here.q.std(-1).mean()}
@@ -145,9 +202,12 @@ class PARLIQL(ActionOptimizing, IQL):
         self.setup_improvement(cfg)
 
     def extraction_loss(self, obs, batch, advantage):
+        if not self.distilling:  # critic warm-up: the policy gets no gradient
+            return torch.zeros((), device=obs.device)
         if self.cfg.bc_only:
             return self.policy.loss(obs, batch["actions"])
-        return self.distillation_loss(obs, self.improve(obs, batch["actions"] if self.cfg.data_action else None))
+        return self.distillation_loss(obs, self.improve(obs, batch["actions"] if self.cfg.data_action else None,
+                                                        self.cached_samples(batch, "observations")))
 
 
 @dataclass

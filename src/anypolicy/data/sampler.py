@@ -9,7 +9,7 @@ from anypolicy.data.dataset import Dataset
 class OfflineSampler:
     """Uniform random batches from a Dataset held on `device`. Rewards are scaled and shifted here
     (r * scale + bias); masks are 0 at true terminals only. With `discount`, Monte-Carlo returns of the
-    scaled rewards come along as `mc_returns`."""
+    scaled rewards come along as `mc_returns`. Batches carry the transitions' `indices` (for caches)."""
 
     def __init__(self, dataset: Dataset, device, reward_scale: float = 1.0, reward_bias: float = 0.0,
                  discount: float | None = None):
@@ -29,7 +29,7 @@ class OfflineSampler:
     def sample(self, batch_size: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
         idx = torch.randint(self.size, (batch_size,), generator=generator, device=generator.device)
         idx = idx.to(self.device, non_blocking=True)
-        return {k: v[idx] for k, v in self.data.items()}
+        return {**{k: v[idx] for k, v in self.data.items()}, "indices": idx}
 
 
 class ReplayBuffer:

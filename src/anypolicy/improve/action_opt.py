@@ -28,9 +28,13 @@ class Candidates:
 
 
 @torch.no_grad()
-def global_opt(obs: torch.Tensor, policy, q_fn: QFn, samples: int, keep: int) -> Candidates:
-    """Sample `samples` actions per state and keep the top `keep` by Q."""
-    actions = policy.sample(obs, samples)
+def global_opt(obs: torch.Tensor, policy, q_fn: QFn, samples: int, keep: int,
+               actions: torch.Tensor | None = None) -> Candidates:
+    """Sample `samples` actions per state and keep the top `keep` by Q (`actions` [B, k, A]: samples drawn
+    earlier, e.g. from an action cache)."""
+    if actions is None:
+        actions = policy.sample(obs, samples)
+    samples = actions.shape[1]
     q = q_fn(obs, actions)
     if keep >= samples:
         return Candidates(actions, q)
@@ -92,9 +96,10 @@ class ActionOptimization:
     local_steps: int = 10
     step_size: float = 3e-4
 
-    def __call__(self, obs, policy, q_fn: QFn, low, high, data_actions: torch.Tensor | None = None) -> Candidates:
+    def __call__(self, obs, policy, q_fn: QFn, low, high, data_actions: torch.Tensor | None = None,
+                 samples: torch.Tensor | None = None) -> Candidates:
         with record_function("parl/global"):  # labels for benchmarks/parl_throughput.py's time shares
-            candidates = global_opt(obs, policy, q_fn, self.samples, self.keep)
+            candidates = global_opt(obs, policy, q_fn, self.samples, self.keep, samples)
             if data_actions is not None:  # the dataset action joins the candidates (Algorithm 1, line 3)
                 with torch.no_grad():
                     data_actions = data_actions.unsqueeze(1)

@@ -189,7 +189,7 @@ def _run(run_dir: Path, tcfg: TrainConfig, acfg, checkpoint: Path | None = None,
     agent = build_agent(tcfg, acfg, dims, device, mean, std)
     generator = torch.Generator(device=device).manual_seed(tcfg.seed)
     update = agent.update
-    graphed = device.type == "cuda" and tcfg.cuda_graph
+    graphed = device.type == "cuda" and tcfg.cuda_graph and agent.capturable
     if graphed:
         from anypolicy.train.cuda_graph import capture_update, load_optimizer_in_place
 
@@ -232,6 +232,7 @@ def _run(run_dir: Path, tcfg: TrainConfig, acfg, checkpoint: Path | None = None,
     t_mark = time.perf_counter()
     agent.train()
     for step in range(start + 1, end + 1):
+        agent.before_update(step, sampler.data)
         metrics = update(sampler.sample(tcfg.batch_size, generator))
         for k, v in metrics.items():  # stay on the device; read only at log time
             sums[k] = sums[k] + v if k in sums else v.clone()

@@ -147,7 +147,8 @@ def _run_online(run_dir: Path, stop_after: int | None = None) -> Path:
             obs, done = next_obs, terminal or truncated
             counters["env_steps"] += 1
             t0 = time.perf_counter()
-            for _ in range(ocfg.updates_per_step):
+            for i in range(ocfg.updates_per_step):
+                agent.before_update(counters["updates"] + i + 1, offline.data)
                 metrics = agent.update(sampler.sample(tcfg.batch_size, generator))
                 for k, v in metrics.items():
                     sums[k] = sums[k] + v if k in sums else v.clone()
