@@ -7,7 +7,7 @@ import pytest
 import torch
 from scipy.optimize import minimize
 
-from anypolicy.improve import cfpi
+from anypolicy.improve import Candidates, cfpi, cfpi_local_opt, sample_covariance
 
 
 
@@ -148,3 +148,21 @@ def test_lower_confidence_value():
     values = torch.tensor([[1.0, 2.0], [3.0, 2.0]])
     assert torch.allclose(cfpi.lower_confidence(values, 1.0), torch.tensor([2.0 - math.sqrt(2), 2.0]))
     assert torch.allclose(cfpi.lower_confidence(values, 0.0), values.mean(0))
+
+
+def test_cfpi_local_step_never_lowers_q_and_moves_within_the_samples_spread():
+    gen = torch.Generator().manual_seed(5)
+    best = torch.tensor([0.3, -0.2])
+    q = lambda obs, a: -(a - best).pow(2).sum(-1)  # noqa: E731
+    samples = 0.2 * torch.randn(12, 16, 2, generator=gen)
+    low, high = -0.5 * torch.ones(2), 0.5 * torch.ones(2)
+    start = Candidates(samples[:, :4], q(None, samples[:, :4]))
+    cov = sample_covariance(samples)
+    out = cfpi_local_opt(torch.zeros(12, 1), start, q, cov, 0.5, low, high)
+    assert (out.q >= start.q).all() and torch.allclose(out.q, q(None, out.actions))
+    assert ((out.actions >= low) & (out.actions <= high)).all()
+    assert (out.q > start.q).float().mean() > 0.7
+    moved = out.actions - start.actions  # each accepted move lies on the boundary of the samples' ellipse
+    maha = 0.5 * (moved.unsqueeze(-2) @ torch.linalg.inv(cov).unsqueeze(1) @ moved.unsqueeze(-1))[..., 0, 0]
+    inside = ((start.actions + moved > low + 1e-9) & (start.actions + moved < high - 1e-9)).all(-1) & (out.q > start.q)
+    assert torch.allclose(maha[inside], torch.full_like(maha[inside], 0.5))

@@ -70,6 +70,8 @@ RECIPES: dict[str, str] = {  # recipe name -> "module:Class"; imported on use
     "parl-rlpd": "anypolicy.agents.parl:PARLRLPD",
     "idql": "anypolicy.agents.parl:IDQL",
     "td3bc": "anypolicy.agents.td3bc:TD3BC",
+    "cfpi-onestep": "anypolicy.agents.cfpi:CFPI",
+    "cfpi-iterative": "anypolicy.agents.cfpi:IterativeCFPI",
 }
 
 

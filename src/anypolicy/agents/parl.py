@@ -40,6 +40,8 @@ class ActionOptConfig:
     keep: int = 10  # m: kept by Q after global optimization (keep = samples: no re-ranking)
     local_steps: int = 10  # T: gradient-ascent steps on each kept action (0: global only)
     step_size: float = 3e-4  # alpha of the local steps
+    local_step: str = "gradient"  # gradient (T steps of alpha), or cfpi: one closed-form trust-region step
+    cfpi_log_tau: float = 0.5  # trust region of the cfpi step, relative to the spread of the policy's samples
     data_action: bool = True  # add the dataset action to the candidates
     selection: str = "argmax"  # TD-target action: argmax, or sample from softmax(Q / temperature)
     distill: str = "argmax"  # policy targets: argmax candidate, or all candidates weighted by softmax(Q / T)
@@ -53,7 +55,8 @@ class ActionOptConfig:
 
     def __post_init__(self):  # refused when the config is made, before a run directory exists
         for name, allowed in (("selection", ("argmax", "sample")), ("distill", ("argmax", "all")),
-                              ("act_search", ("candidates", "cem-policy", "cem-random"))):
+                              ("act_search", ("candidates", "cem-policy", "cem-random")),
+                              ("local_step", ("gradient", "cfpi"))):
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"{name} must be one of {', '.join(allowed)}, got '{getattr(self, name)}'.")
 
@@ -62,7 +65,8 @@ class ActionOptimizing:
     """What the PA-RL recipes share: the improvement operator on the current critic, distillation, acting."""
 
     def setup_improvement(self, cfg: ActionOptConfig) -> None:
-        self.optimize = ActionOptimization(cfg.samples, min(cfg.keep, cfg.samples), cfg.local_steps, cfg.step_size)
+        self.optimize = ActionOptimization(cfg.samples, min(cfg.keep, cfg.samples), cfg.local_steps, cfg.step_size,
+                                           cfg.local_step, cfg.cfpi_log_tau)
         self.distilling = True
         # Python decisions between updates (warm-up, cache refresh) cannot live inside a replayed CUDA graph
         self.capturable = not (cfg.action_cache or cfg.distill_after)

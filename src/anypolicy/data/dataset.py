@@ -122,6 +122,14 @@ class Dataset:
             start = end
         return out.astype(np.float32)
 
+    def next_actions(self) -> np.ndarray:
+        """The action taken at each transition's next state within its episode (SARSA's a'); the last
+        transition of an episode, which has none, repeats its own (its target is masked or truncated)."""
+        same = np.r_[self.episode_ids[1:] == self.episode_ids[:-1], False]
+        out = self.actions.copy()
+        out[:-1][same[:-1]] = self.actions[1:][same[:-1]]
+        return out
+
     def observation_stats(self, eps: float = 1e-3) -> tuple[np.ndarray, np.ndarray]:
         """Mean and standard deviation per observation dimension (std floored at eps)."""
         obs = self.observations.reshape(len(self), -1).astype(np.float64)

@@ -9,10 +9,10 @@ from anypolicy.data.dataset import Dataset
 class OfflineSampler:
     """Uniform random batches from a Dataset held on `device`. Rewards are scaled and shifted here
     (r * scale + bias); masks are 0 at true terminals only. With `discount`, Monte-Carlo returns of the
-    scaled rewards come along as `mc_returns`. Batches carry the transitions' `indices` (for caches)."""
+    scaled rewards come along as `mc_returns`; with `next_actions`, the data's next action. Batches carry the transitions' `indices` (for caches)."""
 
     def __init__(self, dataset: Dataset, device, reward_scale: float = 1.0, reward_bias: float = 0.0,
-                 discount: float | None = None):
+                 discount: float | None = None, next_actions: bool = False):
         to = lambda x: torch.as_tensor(np.asarray(x, np.float32), device=device)  # noqa: E731
         self.data = {
             "observations": to(dataset.observations.reshape(len(dataset), -1)),
@@ -23,6 +23,8 @@ class OfflineSampler:
         }
         if discount is not None:
             self.data["mc_returns"] = to(dataset.mc_returns(discount, reward_scale, reward_bias))
+        if next_actions:  # SARSA's a'
+            self.data["next_actions"] = to(dataset.next_actions())
         self.size = len(dataset)
         self.device = torch.device(device)
 

@@ -8,13 +8,13 @@ Q here is any callable q_fn(obs [B,S], actions [B,n,A]) -> [B,n] (an ensemble's 
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 from torch.profiler import record_function
 
-QFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+from anypolicy.improve.cfpi import QFn, trust_region_step, value_and_grad
 
 
 @dataclass
@@ -51,22 +51,37 @@ def local_opt(obs: torch.Tensor, candidates: Candidates, q_fn: QFn, steps: int, 
     actions, q = candidates.actions.detach(), candidates.q.detach()
     if steps == 0:
         return Candidates(actions, q)
-
-    def value_and_grad(a):
-        with torch.enable_grad():
-            a = a.detach().requires_grad_(True)
-            value = q_fn(obs, a)
-            return value.detach(), torch.autograd.grad(value.sum(), a)[0]
-
-    _, grad = value_and_grad(actions)
+    _, grad = value_and_grad(q_fn, obs, actions)
     for _ in range(steps):
         proposal = torch.maximum(torch.minimum(actions + step_size * grad, high), low)
-        q_new, grad_new = value_and_grad(proposal)
+        q_new, grad_new = value_and_grad(q_fn, obs, proposal)
         better = q_new > q
         actions = torch.where(better.unsqueeze(-1), proposal, actions)
         grad = torch.where(better.unsqueeze(-1), grad_new, grad)
         q = torch.where(better, q_new, q)
     return Candidates(actions, q)
+
+
+def cfpi_local_opt(obs: torch.Tensor, candidates: Candidates, q_fn: QFn, cov: torch.Tensor, log_tau: float,
+                   low: torch.Tensor, high: torch.Tensor) -> Candidates:
+    """One closed-form step per candidate in place of T gradient steps: CFPI's I_SG step (thesis eq. 3.4)
+    with the covariance cov [B, A, A] of the policy's samples at that state as the trust region, so the
+    step's length is set by the policy's own spread and log_tau (no step size). Kept only where Q rose."""
+    actions, q = candidates.actions.detach(), candidates.q.detach()
+    _, grad = value_and_grad(q_fn, obs, actions)
+    proposal = trust_region_step(actions, cov.unsqueeze(1), grad, math.sqrt(2 * log_tau))
+    proposal = torch.maximum(torch.minimum(proposal, high), low)
+    with torch.no_grad():
+        q_new = q_fn(obs, proposal)
+    better = q_new > q
+    return Candidates(torch.where(better.unsqueeze(-1), proposal, actions), torch.where(better, q_new, q))
+
+
+def sample_covariance(actions: torch.Tensor, ridge: float = 1e-6) -> torch.Tensor:
+    """Covariance [B, A, A] of samples [B, n, A], with a small ridge so that it is positive definite."""
+    centred = actions - actions.mean(1, keepdim=True)
+    cov = centred.transpose(1, 2) @ centred / max(actions.shape[1] - 1, 1)
+    return cov + ridge * torch.eye(actions.shape[-1], dtype=actions.dtype, device=actions.device)
 
 
 def select(candidates: Candidates, mode: str = "argmax", temperature: float = 1.0) -> torch.Tensor:
@@ -95,14 +110,21 @@ class ActionOptimization:
     keep: int = 10
     local_steps: int = 10
     step_size: float = 3e-4
+    local: str = "gradient"  # or "cfpi": one closed-form step (cfpi_local_opt) instead of T gradient steps
+    log_tau: float = 0.5  # trust region of the cfpi step
 
     def __call__(self, obs, policy, q_fn: QFn, low, high, data_actions: torch.Tensor | None = None,
                  samples: torch.Tensor | None = None) -> Candidates:
         with record_function("parl/global"):  # labels for benchmarks/parl_throughput.py's time shares
+            if samples is None:
+                with torch.no_grad():
+                    samples = policy.sample(obs, self.samples)
             candidates = global_opt(obs, policy, q_fn, self.samples, self.keep, samples)
             if data_actions is not None:  # the dataset action joins the candidates (Algorithm 1, line 3)
                 with torch.no_grad():
                     data_actions = data_actions.unsqueeze(1)
                     candidates = candidates.add(data_actions, q_fn(obs, data_actions))
         with record_function("parl/local"):
+            if self.local == "cfpi":
+                return cfpi_local_opt(obs, candidates, q_fn, sample_covariance(samples), self.log_tau, low, high)
             return local_opt(obs, candidates, q_fn, self.local_steps, self.step_size, low, high)

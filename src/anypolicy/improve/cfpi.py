@@ -21,10 +21,11 @@ means; the Jensen solution enters (3.13) only where its constraint can be met. Q
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import torch
 
-from anypolicy.improve.action_opt import QFn
+QFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 EPS = 1e-8
 

@@ -169,9 +169,11 @@ def save_rotating(run_dir: Path, step: int, weights: dict, state: dict, keep: in
 
 
 def make_sampler(tcfg: TrainConfig, acfg, dataset, device) -> OfflineSampler:
-    """Offline batches; recipes whose config sets needs_mc_returns (Cal-QL) get Monte-Carlo returns."""
+    """Offline batches; recipes whose config sets needs_mc_returns (Cal-QL) get Monte-Carlo returns,
+    those that set needs_next_actions (SARSA) the data's next actions."""
     discount = getattr(acfg, "discount", None) if getattr(acfg, "needs_mc_returns", False) else None
-    return OfflineSampler(dataset, device, tcfg.reward_scale, tcfg.reward_bias, discount=discount)
+    return OfflineSampler(dataset, device, tcfg.reward_scale, tcfg.reward_bias, discount=discount,
+                          next_actions=getattr(acfg, "needs_next_actions", False))
 
 
 def _run(run_dir: Path, tcfg: TrainConfig, acfg, checkpoint: Path | None = None,

@@ -1,0 +1,144 @@
+"""Closed-form policy improvement (CFPI; Li et al., thesis chapter 3) as offline algorithms:
+
+    cfpi-onestep    (Algorithm 1, T = 0): behavior cloning of pi_b and a SARSA critic,
+                     y = r + gamma * mask * min_i Q_t,i(s', a'_data); at action time a = I(pi_b, Q)(s)
+    cfpi-iterative  (Algorithm 2): the TD target's next action is the improved one, smoothed as TD3:
+                     a' = clip(I(pi_b, Q)(s') + clip(N(0, sigma^2), -c, c))
+
+No policy is trained against Q. The operator (`operator`) decides what acting means:
+    mg (I_MG), lse, jensen, sg (I_SG; moment-matched if the mixture has several components),
+    det (Algorithm 3: EBCQ over `samples` draws, then I_DET; any policy class, e.g. a VAE),
+    ebcq (argmax of Q over `samples` draws), mg-ms (best component mean), none (the BC policy's own action).
+The Gaussian operators need a policy with `gaussian_mixture(obs)` (policy=mixture; components=1 is SG-BC).
+Q for the operators is mean - lcb_beta * std over the heads (with 2 heads and 1/sqrt(2): their minimum).
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from anypolicy.agents.base import Agent, step
+from anypolicy.config import ConfigError
+from anypolicy.critics.q import QEnsemble, polyak_update
+from anypolicy.improve import cfpi
+from anypolicy.policies import policy_from_config
+
+OPERATORS = ("mg", "lse", "jensen", "sg", "det", "ebcq", "mg-ms", "none")
+GAUSSIAN = ("mg", "lse", "jensen", "sg", "mg-ms")
+
+
+@dataclass
+class CFPIConfig:
+    policy: str = "mixture"  # behavior policy; the Gaussian operators need `gaussian_mixture` (mixture)
+    policy_options: str = "components=4"  # the thesis' MG-BC on Gym-MuJoCo (components=1: SG-BC)
+    hidden: tuple[int, ...] | None = (256, 256, 256)  # policy widths (the thesis: 3 x 256)
+    critic_hidden: tuple[int, ...] = (256, 256, 256)
+    activation: str = "relu"
+    ensemble: int = 2
+    critic_layer_norm: bool = True
+    bins: int = 0  # >0: distributional Q heads (HL-Gauss) over [v_min, v_max]
+    v_min: float = -100.0
+    v_max: float = 0.0
+    critic_lr: float = 3e-4
+    policy_lr: float = 1e-4
+    discount: float = 0.99
+    target_tau: float = 0.005
+    operator: str = "mg"  # improvement at action time (and in the TD target when iterative): see OPERATORS
+    log_tau: float = 0.5  # trust region of the Gaussian operators: pi_b(a) >= pi_b(mean) / tau
+    delta: float = 0.005  # I_DET step: a move of length sqrt(2 delta) in action units
+    samples: int = 10  # draws for ebcq / det
+    threshold: float = 0.05  # mixture components lighter than this are left out
+    lcb_beta: float = 0.7071  # Q for the operators: mean - beta * std over heads
+    iterative: bool = False  # Algorithm 2: the improved action at s' in the TD target
+    target_noise: float = 0.2  # TD3 smoothing of that action, as a fraction of the half-range
+    noise_clip: float = 0.5
+    needs_next_actions: bool = True  # SARSA needs the dataset's next actions
+
+    def __post_init__(self):
+        if self.operator not in OPERATORS:
+            raise ConfigError(f"operator must be one of {', '.join(OPERATORS)}, got '{self.operator}'.")
+
+
+@dataclass
+class IterativeCFPIConfig(CFPIConfig):
+    iterative: bool = True
+    needs_next_actions: bool = False
+
+
+class CFPI(Agent):
+    Config = CFPIConfig
+
+    def __init__(self, cfg: CFPIConfig, obs_dim, action_dim, action_low, action_high, **kw):
+        super().__init__(cfg, obs_dim, action_dim, action_low, action_high, **kw)
+        self.q = QEnsemble.from_config(cfg, obs_dim, action_dim)
+        self.q_target = copy.deepcopy(self.q).requires_grad_(False)
+        self.policy = policy_from_config(cfg, obs_dim, action_dim, self.action_low, self.action_high)
+        if cfg.operator in GAUSSIAN and not hasattr(self.policy, "gaussian_mixture"):
+            raise ConfigError(f"operator '{cfg.operator}' needs a Gaussian (mixture) behavior policy (policy=mixture); "
+                              f"for '{cfg.policy}' use operator=det or ebcq.")
+        self.critic_opt = self.make_optimizer(self.q, cfg.critic_lr)
+        self.policy_opt = self.make_optimizer(self.policy, cfg.policy_lr)
+
+    def q_value(self, obs, actions):
+        return cfpi.lower_confidence(self.q(obs, actions), self.cfg.lcb_beta)
+
+    def improved(self, obs: torch.Tensor) -> torch.Tensor:
+        """I(pi_b, Q)(s) for normalized observations [B, S] -> actions [B, A] inside the action box."""
+        cfg, q = self.cfg, self.q_value
+        if cfg.operator == "none":
+            with torch.no_grad():
+                return self.policy.act(obs, deterministic=True)
+        if cfg.operator == "ebcq":
+            return cfpi.ebcq(obs, q, self.policy, cfg.samples)
+        if cfg.operator == "det":
+            return cfpi.any_sampler(obs, q, self.policy, cfg.samples, cfg.delta, self.action_low, self.action_high)
+        with torch.no_grad():
+            weights, means, variances = self.policy.gaussian_mixture(obs)
+        covs = torch.diag_embed(variances)
+        if cfg.operator == "sg":  # one Gaussian with the mixture's mean and covariance
+            mean = (weights.unsqueeze(-1) * means).sum(1)
+            spread = (means - mean.unsqueeze(1)).unsqueeze(-1)
+            cov = (weights[..., None, None] * (covs + spread @ spread.transpose(-1, -2))).sum(1)
+            action = cfpi.single_gaussian(obs, q, mean, cov, cfg.log_tau)
+        elif cfg.operator == "mg-ms":
+            action = cfpi.mixture_best_mean(obs, q, weights, means, cfg.threshold)
+        else:
+            bound = {"mg": cfpi.mixture, "lse": lambda *a: cfpi.logsumexp_bound(*a)[0],
+                     "jensen": lambda *a: cfpi.jensen_bound(*a)[0]}[cfg.operator]
+            action = bound(obs, q, weights, means, covs, cfg.log_tau, cfg.threshold)
+        return torch.maximum(torch.minimum(action.detach(), self.action_high), self.action_low)
+
+    def update(self, batch):
+        cfg = self.cfg
+        obs, next_obs = self.normalize(batch["observations"]), self.normalize(batch["next_observations"])
+        policy_loss = self.policy.loss(obs, batch["actions"])
+        step(self.policy_opt, policy_loss)
+        self.after_policy_step()
+        if cfg.iterative:
+            next_action = self.improved(next_obs)
+            half_range = (self.action_high - self.action_low) / 2
+            noise = (torch.randn_like(next_action) * cfg.target_noise).clamp(-cfg.noise_clip, cfg.noise_clip)
+            next_action = torch.maximum(torch.minimum(next_action + noise * half_range, self.action_high), self.action_low)
+        elif "next_actions" in batch:
+            next_action = batch["next_actions"]
+        else:
+            raise ValueError("cfpi-onestep's SARSA critic needs the data's next actions, which online transitions "
+                             "lack; fine-tune online with --recipe cfpi-iterative.")
+        with torch.no_grad():
+            target = batch["rewards"] + cfg.discount * batch["masks"] * self.q_target(next_obs, next_action).min(0).values
+        critic_loss, q = self.q.td_loss(obs, batch["actions"], target)
+        step(self.critic_opt, critic_loss)
+        polyak_update(self.q_target, self.q, cfg.target_tau)
+        return {"critic_loss": critic_loss.detach(), "q_mean": q.detach().mean(), "policy_loss": policy_loss.detach()}
+
+    def act(self, obs: np.ndarray | torch.Tensor, deterministic: bool = True) -> np.ndarray:
+        obs_t = self.normalize(torch.as_tensor(obs, dtype=torch.float32, device=self.obs_mean.device))
+        return self.improved(obs_t).detach().cpu().numpy()
+
+
+class IterativeCFPI(CFPI):
+    Config = IterativeCFPIConfig
+
