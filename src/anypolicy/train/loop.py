@@ -142,7 +142,9 @@ def load_agent(run_dir: str | Path, device: str = "cpu") -> tuple[Agent, TrainCo
 
 
 def run_eval(agent: Agent, tcfg: TrainConfig, episodes: int | None = None) -> dict:
-    with torch.random.fork_rng(devices=[]):  # evaluation never disturbs the training random streams
+    devices = [agent.obs_mean.device] if agent.obs_mean.device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):  # evaluation never disturbs the training random streams,
+        torch.manual_seed(tcfg.seed + 4)  # and a checkpoint evaluates the same whenever it is evaluated
         return evaluate(lambda o: agent.act(o, deterministic=True), tcfg.env, episodes or tcfg.eval_episodes,
                         seed=tcfg.seed, num_envs=tcfg.eval_envs)
 

@@ -1,0 +1,1 @@
+"""Evaluation beyond one run: aggregate statistics with stratified-bootstrap intervals."""
