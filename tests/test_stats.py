@@ -53,3 +53,22 @@ def test_interval_covers_the_truth_about_95_percent_of_the_time():
         _, lo, hi = stats.bootstrap_ci(scores, stats.aggregate_mean, reps=300, seed=trial)
         hits += lo <= 0.5 <= hi
     assert 85 <= hits <= 100
+
+
+def test_plots_are_written_as_png_and_svg(tmp_path):
+    from anypolicy.evaluate import plots
+
+    same = np.tile(np.array([0.0, 0.5, 1.0]), (4, 1))
+    mean, lo, hi = plots.curve_band(same)
+    assert np.allclose(mean, lo) and np.allclose(mean, hi)  # identical seeds: no band
+    mean, lo, hi = plots.curve_band(np.random.default_rng(0).random((6, 5)))
+    assert (lo <= mean).all() and (mean <= hi).all()
+    scores = {"a": np.random.default_rng(1).random((5, 3)), "b": np.random.default_rng(2).random((5, 3)) * 0.5}
+    written = (plots.learning_curves({"a": (np.arange(5), np.random.default_rng(3).random((3, 5)))}, tmp_path / "curves")
+               + plots.interval_plot(scores, tmp_path / "intervals", reps=100)
+               + plots.profile_plot(scores, tmp_path / "profile"))
+    assert sorted(p.name for p in written) == sorted(f"{n}.{e}" for n in ("curves", "intervals", "profile")
+                                                     for e in ("png", "svg"))
+    for p in written:
+        assert p.stat().st_size > 1000
+        assert p.read_bytes()[:4] == b"\x89PNG" if p.suffix == ".png" else b"<svg" in p.read_bytes()[:2000]
