@@ -17,7 +17,13 @@ install: $(VENV)/.installed
 demo: install
 	$(VENV)/bin/anypolicy quickstart
 
-test: install
+# headless Chromium renders the HTML report in tests/test_report.py (Debian's package)
+chromium:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  { $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq && \
+	    $$( [ "$$(id -u)" = 0 ] || echo sudo ) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+test: install chromium
 	$(VENV)/bin/python -m pytest -q -x
 
-.PHONY: install demo test
+.PHONY: install demo test chromium

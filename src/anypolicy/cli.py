@@ -92,6 +92,12 @@ def quickstart(out: str | Path = "runs/quickstart", steps: int = 3000) -> Path:
     return out
 
 
+def _report(args) -> None:
+    from anypolicy.evaluate.report import build_report
+
+    print(f"report: {build_report(args.runs, args.out, args.title)}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="anypolicy", description="Offline RL and fine-tuning for any policy class.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -142,6 +148,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("run_dir")
     p.add_argument("--episodes", type=int, default=None)
     p.set_defaults(func=_eval)
+
+    p = sub.add_parser("report", help="one self-contained HTML page comparing runs (tables, plots, configs)")
+    p.add_argument("runs", nargs="+", help="run directories, or directories holding runs (a sweep)")
+    p.add_argument("--out", default="report.html")
+    p.add_argument("--title", default="anypolicy report")
+    p.set_defaults(func=_report)
 
     p = sub.add_parser("quickstart", help="a short end-to-end demo on built-in defaults")
     p.set_defaults(func=lambda a: quickstart())

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shlex
 import shutil
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -106,6 +108,7 @@ def train(recipe: str, dataset: str | None = None, env: str | None = None, steps
     from importlib.metadata import version
 
     config = {"train": to_dict(tcfg), "agent": to_dict(acfg), "git_commit": _git_commit(),
+              "command": shlex.join(sys.argv),
               "versions": {p: version(p) for p in ("torch", "numpy", "gymnasium")}}
     (run_dir / "config.json").write_text(json.dumps(config, indent=2))
     return _run(run_dir, tcfg, acfg, stop_after=stop_after)

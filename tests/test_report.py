@@ -1,0 +1,61 @@
+"""`anypolicy report`: a self-contained HTML page, rendered in headless Chromium (Debian's `chromium`,
+installed by `make test`), with its tables and images present."""
+import re
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+from anypolicy.cli import main
+from anypolicy.evaluate.report import build_report, find_runs
+from anypolicy.train.loop import train
+
+FAST = ["hidden=32,32", "eval_every=20", "eval_episodes=3", "eval_envs=3", "log_every=10", "checkpoint_every=40",
+        "batch_size=64", "tensorboard=false", "progress=false"]
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sweep")
+    for recipe in ("bc", "iql"):
+        for seed in (0, 1):
+            train(recipe, "toy:nav", steps=40, seed=seed, run_dir=root / f"{recipe}-s{seed}", overrides=FAST)
+    return root
+
+
+def chromium() -> str:
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert path, "headless Chromium is needed: `apt-get install chromium` (make test installs it)"
+    return path
+
+
+def test_report_renders_in_headless_chromium_with_tables_and_images(sweep, tmp_path):
+    out = tmp_path / "report.html"
+    assert main(["report", str(sweep), "--out", str(out), "--title", "toy sweep"]) == 0
+    page = out.read_text()
+    assert "src=\"http" not in page and "href=\"http" not in page  # self-contained
+    images = re.findall(r'<img alt="[^"]*" src="data:image/png;base64,', page)
+    assert len(images) == 3  # aggregate intervals, performance profile, learning curves
+    dom = subprocess.run([chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=10000",
+                          "--dump-dom", out.as_uri()], capture_output=True, text=True, timeout=120).stdout
+    assert 'data-images-loaded="3"' in dom  # every image decoded in the browser
+    assert dom.count("<table>") == 3 and "bc-s0" in dom and "iql-s1" in dom and "toy sweep" in dom
+    shot = tmp_path / "report.png"
+    subprocess.run([chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                    "--window-size=1200,2000", f"--screenshot={shot}", out.as_uri()], capture_output=True, timeout=120)
+    import matplotlib.image
+
+    pixels = matplotlib.image.imread(shot)
+    assert pixels.shape[:2] == (2000, 1200) and len(np.unique(pixels.reshape(-1, pixels.shape[-1]), axis=0)) > 50
+
+
+def test_report_groups_seeds_and_refuses_bad_paths(sweep, tmp_path):
+    runs = find_runs([sweep])
+    assert [r.name for r in runs] == ["bc-s0", "bc-s1", "iql-s0", "iql-s1"]
+    page = build_report([sweep / "bc-s0", sweep / "bc-s1"], tmp_path / "r.html").read_text()
+    assert re.search(r"<td>bc</td><td>toy-nav</td><td>2</td>", page)
+    with pytest.raises(FileNotFoundError, match="not a run directory"):
+        build_report([tmp_path / "missing"], tmp_path / "x.html")
+    with pytest.raises(FileNotFoundError, match="no run directories"):
+        build_report([tmp_path], tmp_path / "x.html")
