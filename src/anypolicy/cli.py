@@ -98,6 +98,13 @@ def _report(args) -> None:
     print(f"report: {build_report(args.runs, args.out, args.title)}")
 
 
+def _sweep(args) -> None:
+    from anypolicy.train.sweep import run_sweep
+
+    out = run_sweep(args.sweep, address=args.address, num_cpus=args.num_cpus, report=not args.no_report)
+    print(f"sweep directory: {out} (results.csv, report.html)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="anypolicy", description="Offline RL and fine-tuning for any policy class.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -154,6 +161,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="report.html")
     p.add_argument("--title", default="anypolicy report")
     p.set_defaults(func=_report)
+
+    p = sub.add_parser("sweep", help="run a grid of recipes x datasets x seeds on Ray (resumable)")
+    p.add_argument("sweep", help="a SWEEP.yaml file (see anypolicy/train/sweep.py)")
+    p.add_argument("--address", default=None, help="an existing Ray cluster (default: a local one on all cores)")
+    p.add_argument("--num-cpus", type=int, default=None, help="cores of the local Ray instance (default: all)")
+    p.add_argument("--no-report", action="store_true", help="skip report.html")
+    p.set_defaults(func=_sweep)
 
     p = sub.add_parser("quickstart", help="a short end-to-end demo on built-in defaults")
     p.set_defaults(func=lambda a: quickstart())

@@ -14,7 +14,7 @@ from anypolicy.data.dataset import Dataset, DatasetError
 from anypolicy.data.storage import read_any
 
 OGBENCH_SINGLETASK = re.compile(r"^(visual-)?(cube-\w+|scene|puzzle-\dx\d)-singletask(-task(\d))?-v0$")
-TOY_ENVS = {"toy-nav"}
+TOY_ENVS = {"toy-nav", "toy-nav-corner"}  # toy-<task>: datasets toy:<task> (envs/toy.py GOALS)
 
 
 class EnvError(ValueError):
@@ -22,10 +22,10 @@ class EnvError(ValueError):
 
 
 def make_env(env_id: str) -> gym.Env:
-    if env_id == "toy-nav":
-        from anypolicy.envs.toy import HORIZON, ToyNavEnv
+    if env_id in TOY_ENVS:
+        from anypolicy.envs.toy import GOALS, HORIZON, ToyNavEnv
 
-        return gym.wrappers.TimeLimit(ToyNavEnv(), HORIZON)
+        return gym.wrappers.TimeLimit(ToyNavEnv(GOALS[env_id[len("toy-"):]]), HORIZON)
     if OGBENCH_SINGLETASK.match(env_id):
         import ogbench.manipspace  # noqa: F401 - registers the manipulation environments
     try:
@@ -37,7 +37,7 @@ def make_env(env_id: str) -> gym.Env:
 
 def reference_returns(env_id: str) -> tuple[float, float] | None:
     """(return scored 0, return scored 100) for normalized scores, where the task defines them."""
-    if env_id == "toy-nav":
+    if env_id in TOY_ENVS:
         from anypolicy.envs.toy import HORIZON
 
         return -float(HORIZON), -12.0
@@ -47,7 +47,7 @@ def reference_returns(env_id: str) -> tuple[float, float] | None:
 def default_env_for(spec: str) -> str:
     """The environment a dataset spec is evaluated in when --env is not given."""
     if spec.startswith("toy:"):
-        return "toy-nav"
+        return "toy-" + spec[len("toy:"):]
     if spec.startswith("ogbench:"):
         domain, _ = og.parse_source(spec)
         return og.singletask_env_id(domain, og.DEFAULT_TASK[domain])
@@ -57,11 +57,13 @@ def default_env_for(spec: str) -> str:
 def load_dataset(spec: str, env_id: str | None = None, episodes: int | None = None, seed: int = 0) -> Dataset:
     """Load the dataset `spec`, labelled for the task of `env_id` where the dataset is task-agnostic."""
     if spec.startswith("toy:"):
-        from anypolicy.envs.toy import make_dataset
+        from anypolicy.envs.toy import GOALS, make_dataset
 
-        if spec != "toy:nav":
-            raise DatasetError(f"unknown toy dataset '{spec}': the built-in one is toy:nav.")
-        return make_dataset(episodes or 300, seed=seed)
+        task = spec[len("toy:"):]
+        if task not in GOALS:
+            raise DatasetError(f"unknown toy dataset '{spec}': the built-in ones are "
+                               f"{', '.join('toy:' + t for t in GOALS)}.")
+        return make_dataset(episodes or 300, seed=seed, task=task)
     if spec.startswith("ogbench:"):
         domain, _ = og.parse_source(spec)
         task = og.DEFAULT_TASK[domain]

@@ -11,6 +11,7 @@ import gymnasium as gym
 import numpy as np
 
 GOAL = np.array([0.0, 0.8], np.float32)
+GOALS = {"nav": GOAL, "nav-corner": np.array([0.6, 0.8], np.float32)}  # toy:<task> -> goal; env id toy-<task>
 GOAL_RADIUS = 0.12
 WALL_HALF = np.array([0.35, 0.1], np.float32)  # wall centred at the origin
 STEP = 0.1
@@ -26,7 +27,8 @@ class ToyNavEnv(gym.Env):
 
     metadata = {"render_modes": []}
 
-    def __init__(self):
+    def __init__(self, goal: np.ndarray = GOAL):
+        self.goal = np.asarray(goal, np.float32)
         self.observation_space = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
         self.action_space = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
         self._pos = np.zeros(2, np.float32)
@@ -44,14 +46,14 @@ class ToyNavEnv(gym.Env):
         if not _blocked(nxt):
             self._pos = nxt.astype(np.float32)
         self._t += 1
-        success = bool(np.linalg.norm(self._pos - GOAL) <= GOAL_RADIUS)
+        success = bool(np.linalg.norm(self._pos - self.goal) <= GOAL_RADIUS)
         return self._pos.copy(), (0.0 if success else -1.0), success, self._t >= HORIZON, {"success": success}
 
 
-def _demo_action(pos: np.ndarray, side: float, rng: np.random.Generator, noise: float) -> np.ndarray:
+def _demo_action(pos: np.ndarray, side: float, rng: np.random.Generator, noise: float, goal: np.ndarray) -> np.ndarray:
     """Go to a waypoint beside the wall on `side` (-1 left, +1 right), then to the goal."""
     below_wall = pos[1] < WALL_HALF[1] + 0.05
-    target = np.array([side * (WALL_HALF[0] + 0.15), 0.0], np.float32) if below_wall else GOAL
+    target = np.array([side * (WALL_HALF[0] + 0.15), 0.0], np.float32) if below_wall else goal
     if below_wall and abs(pos[0]) > WALL_HALF[0] + 0.05:
         target = np.array([pos[0], WALL_HALF[1] + 0.1], np.float32)
     delta = (target - pos) / STEP
@@ -59,12 +61,12 @@ def _demo_action(pos: np.ndarray, side: float, rng: np.random.Generator, noise: 
     return np.clip(action + rng.normal(0, noise, 2), -1, 1).astype(np.float32)
 
 
-def make_dataset(episodes: int = 300, seed: int = 0, expert_fraction: float = 0.5):
+def make_dataset(episodes: int = 300, seed: int = 0, expert_fraction: float = 0.5, task: str = "nav"):
     """Episodes of the toy task: a fraction from noisy two-sided demonstrators, the rest wandering."""
     from anypolicy.data.dataset import from_episodes
 
     rng = np.random.default_rng(seed)
-    env = ToyNavEnv()
+    env = ToyNavEnv(GOALS[task])
     eps = []
     for i in range(episodes):
         ob, _ = env.reset(seed=int(rng.integers(2**31)))
@@ -75,7 +77,7 @@ def make_dataset(episodes: int = 300, seed: int = 0, expert_fraction: float = 0.
         done = False
         while not done:
             if expert:
-                a = _demo_action(ob, side, rng, noise=0.2)
+                a = _demo_action(ob, side, rng, noise=0.2, goal=env.goal)
             else:  # a random walk with a persistent drift: covers the square, rarely reaches the goal
                 a = np.clip(0.5 * drift + rng.normal(0, 0.6, 2), -1, 1).astype(np.float32)
             ob, r, term, trunc, _ = env.step(a)
@@ -88,5 +90,5 @@ def make_dataset(episodes: int = 300, seed: int = 0, expert_fraction: float = 0.
         eps.append(dict(observations=np.array(obs), actions=np.array(acts), rewards=np.array(rews),
                         terminations=np.array(terms), truncations=np.array(truncs)))
     return from_episodes(eps, env.action_space.low, env.action_space.high,
-                         metadata={"name": "toy:nav", "episodes": episodes, "seed": seed,
+                         metadata={"name": f"toy:{task}", "episodes": episodes, "seed": seed,
                                    "expert_fraction": expert_fraction})

@@ -1,0 +1,141 @@
+"""`anypolicy sweep SWEEP.yaml`: a grid of recipes x datasets x overrides x seeds, run with Ray (local by
+default on all cores, or an existing cluster through `address`), resumable: a finished run (summary.json)
+is skipped, a started one is resumed from its checkpoint. Results are collected into `results.csv` and
+`report.html` in the sweep directory.
+
+    name: toy                     # the sweep directory is runs/sweeps/<name> unless `out` is given
+    recipes: [bc, iql]
+    datasets: [toy:nav, {dataset: "ogbench:cube-single-play", env: cube-single-singletask-task2-v0}]
+    seeds: [0, 1, 2]
+    steps: 1000
+    overrides: {hidden: "64,64"}  # every run
+    grid: {lr: [1e-3, 3e-4]}      # every combination becomes its own method
+    recipe_overrides: {iql: {beta: 3}}
+"""
+from __future__ import annotations
+
+import csv
+import itertools
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from anypolicy.config import ConfigError
+
+KEYS = {"name", "out", "recipes", "datasets", "seeds", "steps", "overrides", "grid", "recipe_overrides"}
+
+
+@dataclass
+class RunSpec:
+    recipe: str
+    dataset: str
+    env: str | None
+    seed: int
+    steps: int | None
+    overrides: dict[str, str] = field(default_factory=dict)
+    method: str = ""
+    run_dir: str = ""
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_.=" else "-" for c in text)
+
+
+def load_sweep(path: str | Path) -> dict:
+    import yaml
+
+    spec = yaml.safe_load(Path(path).read_text()) or {}
+    if not isinstance(spec, dict):
+        raise ConfigError(f"{path}: a sweep file is a mapping with keys {', '.join(sorted(KEYS))}.")
+    unknown = set(spec) - KEYS
+    if unknown:
+        raise ConfigError(f"{path}: unknown sweep keys {', '.join(sorted(unknown))}; known: {', '.join(sorted(KEYS))}.")
+    for key in ("recipes", "datasets"):
+        if not spec.get(key):
+            raise ConfigError(f"{path}: `{key}` must list at least one entry.")
+    spec.setdefault("name", Path(path).stem)
+    spec.setdefault("out", str(Path("runs") / "sweeps" / spec["name"]))
+    return spec
+
+
+def expand(spec: dict) -> list[RunSpec]:
+    """Every run of the sweep, each with its directory out/<task>/<method>-s<seed>."""
+    from anypolicy.envs.registry import default_env_for
+    from anypolicy.train.loop import make_configs
+
+    grid = spec.get("grid") or {}
+    combos = [dict(zip(grid, values)) for values in itertools.product(*grid.values())] if grid else [{}]
+    runs = []
+    for recipe, data, combo, seed in itertools.product(spec["recipes"], spec["datasets"], combos, spec.get("seeds", [0])):
+        dataset, env = (data["dataset"], data.get("env")) if isinstance(data, dict) else (data, None)
+        env = env or default_env_for(dataset)
+        overrides = {k: str(v) for k, v in {**(spec.get("overrides") or {}),
+                                           **((spec.get("recipe_overrides") or {}).get(recipe) or {}),
+                                           **combo}.items()}
+        overrides.setdefault("threads", "1")  # one core per run; Ray runs as many as there are cores
+        make_configs(recipe, dict(overrides), dataset=dataset, env=env)  # refuse bad keys before anything runs
+        method = recipe + "".join(f"_{k}={v}" for k, v in combo.items())
+        run_dir = Path(spec["out"]).resolve() / _slug(env) / f"{_slug(method)}-s{seed}"  # workers' cwd may differ
+        runs.append(RunSpec(recipe, dataset, env, int(seed), spec.get("steps"), overrides, method, str(run_dir)))
+    return runs
+
+
+def run_one(run: RunSpec) -> dict:
+    """Train (or resume, or skip) one run; returns its row of results."""
+    from anypolicy.train.loop import resume, train
+
+    run_dir = Path(run.run_dir)
+    if (run_dir / "summary.json").exists():
+        status = "skipped (finished)"
+    elif (run_dir / "config.json").exists():
+        resume(run_dir)
+        status = "resumed"
+    else:
+        train(run.recipe, run.dataset, run.env, run.steps, run.seed, run_dir, dict(run.overrides))
+        status = "trained"
+    summary = json.loads((run_dir / "summary.json").read_text())
+    return {"method": run.method, "task": run.env, "seed": run.seed, "success": summary["final_eval"].get("success"),
+            "return_mean": summary["final_eval"].get("return_mean"), "run_dir": str(run_dir), "status": status}
+
+
+def run_sweep(path: str | Path, address: str | None = None, num_cpus: int | None = None, report: bool = True) -> Path:
+    try:
+        import ray
+    except ImportError:
+        raise ConfigError("anypolicy sweep runs on Ray, an optional extra: pip install 'anypolicy[sweep]'.") from None
+
+    spec = load_sweep(path)
+    runs = expand(spec)
+    out = Path(spec["out"])
+    out.mkdir(parents=True, exist_ok=True)
+    init = {"address": address} if address else {"num_cpus": num_cpus or os.cpu_count()}
+    ray.init(**init, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
+    try:
+        task = ray.remote(num_cpus=1)(run_one)
+        pending = {task.remote(r): r for r in runs}
+        rows = []
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1)
+            run = pending.pop(done[0])
+            try:
+                rows.append(ray.get(done[0]))
+            except Exception as exc:  # one failed run does not stop the sweep; it is reported
+                rows.append({"method": run.method, "task": run.env, "seed": run.seed, "success": None,
+                             "return_mean": None, "run_dir": run.run_dir, "status": f"failed: {exc}".splitlines()[0]})
+            print(f"[{len(rows)}/{len(runs)}] {run.run_dir}: {rows[-1]['status']}, success {rows[-1]['success']}",
+                  flush=True)
+    finally:
+        ray.shutdown()
+    rows.sort(key=lambda r: (r["task"], r["method"], r["seed"]))
+    with open(out / "results.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    if report:
+        from anypolicy.evaluate.report import build_report
+
+        finished = [r["run_dir"] for r in rows if not r["status"].startswith("failed")]
+        if finished:
+            build_report(finished, out / "report.html", title=f"sweep {spec['name']}")
+    return out

@@ -1,0 +1,66 @@
+"""`anypolicy sweep`: a 2 recipes x 2 tasks x 3 seeds grid through a local Ray instance, interrupted and
+resumed without redoing finished runs, collected into results.csv and report.html."""
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from anypolicy.config import ConfigError
+from anypolicy.train.sweep import expand, load_sweep
+
+SWEEP = """
+name: toy
+out: {out}
+recipes: [bc, iql]
+datasets: [toy:nav, toy:nav-corner]
+seeds: [0, 1, 2]
+steps: 300
+overrides: {{hidden: "32,32", eval_every: 100, eval_episodes: 5, eval_envs: 5, log_every: 50, checkpoint_every: 50,
+             batch_size: 64, tensorboard: false}}
+recipe_overrides: {{iql: {{beta: 3}}}}
+"""
+
+
+def test_sweep_runs_on_ray_resumes_without_redoing_finished_runs(tmp_path):
+    sweep = tmp_path / "toy.yaml"
+    sweep.write_text(SWEEP.format(out=tmp_path / "out"))
+    runs = expand(load_sweep(sweep))
+    assert len(runs) == 12 and {r.overrides["beta"] for r in runs if r.recipe == "iql"} == {"3"}
+    cmd = [sys.executable, "-m", "anypolicy.cli", "sweep", str(sweep), "--num-cpus", "2"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    summaries = lambda: sorted((tmp_path / "out").glob("*/*/summary.json"))  # noqa: E731
+    deadline = time.time() + 300
+    while len(summaries()) < 2 and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)  # Ctrl-C in the middle of the sweep
+    proc.wait(timeout=120)
+    finished = {p: p.stat().st_mtime_ns for p in summaries()}
+    assert 2 <= len(finished) < 12, "the sweep was not interrupted in the middle"
+
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    assert all(p.stat().st_mtime_ns == t for p, t in finished.items())  # finished runs were not redone
+    rows = list(csv.DictReader(open(tmp_path / "out" / "results.csv")))
+    assert len(rows) == 12 and {r["task"] for r in rows} == {"toy-nav", "toy-nav-corner"}
+    assert sum(r["status"] == "skipped (finished)" for r in rows) == len(finished)
+    assert all(r["success"] not in ("", None) for r in rows)
+    page = (tmp_path / "out" / "report.html").read_text()
+    assert "sweep toy" in page and page.count("<img") >= 4  # intervals, profile, one curve per task
+
+
+def test_bad_sweep_files_are_refused(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("recipes: [bc]\ndatasets: [toy:nav]\nsteeps: 10\n")
+    with pytest.raises(ConfigError, match="unknown sweep keys steeps"):
+        load_sweep(bad)
+    bad.write_text("recipes: []\ndatasets: [toy:nav]\n")
+    with pytest.raises(ConfigError, match="recipes"):
+        load_sweep(bad)
+    bad.write_text("recipes: [bc]\ndatasets: [toy:nav]\noverrides: {hiden: 3}\n")
+    with pytest.raises(ConfigError, match="hiden"):
+        expand(load_sweep(bad))
