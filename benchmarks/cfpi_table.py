@@ -15,8 +15,10 @@ import json
 import statistics
 from pathlib import Path
 
+import numpy as np
 import torch
 
+from anypolicy.evaluate import stats
 from anypolicy.train.loop import load_agent, run_eval, train
 
 COMMON = ["eval_episodes=50", "log_every=1000", "progress=false", "tensorboard=false", "threads=1"]
@@ -73,7 +75,12 @@ def main():
     p.add_argument("--episodes", type=int, default=50)
     p.add_argument("--out", default=None)
     p.add_argument("--plot", default=None)
+    p.add_argument("--table-from", default=None, help="print the table of a saved --out JSON and exit")
     args = p.parse_args()
+    if args.table_from:
+        saved = json.loads(Path(args.table_from).read_text())
+        seeds = sorted({int(s) for v in saved["rows"].values() for s in v})
+        return print_table({"rows": {r: {int(s): v for s, v in by.items()} for r, by in saved["rows"].items()}}, seeds)
     torch.set_num_threads(1)
     results = {"args": vars(args), "rows": {}, "tau": {}}
     rows = {k: v for k, v in ROWS.items() if args.parl_steps or not v[0].startswith("parl")}
@@ -90,16 +97,22 @@ def main():
         for log_tau in LOG_TAUS:
             results["tau"].setdefault(str(log_tau), {})[seed] = evaluate(dirs["mg"], {"log_tau": log_tau}, args.episodes)
         print(f"seed {seed}:", json.dumps({r: v[seed] for r, v in results["rows"].items()}), flush=True)
-    print("| method | " + " | ".join(f"seed {s}" for s in args.seeds) + " | mean |")
-    for row, by_seed in results["rows"].items():
-        vals = [by_seed[s] for s in args.seeds]
-        print(f"| {row} | " + " | ".join(f"{v:.0f}" for v in vals) + f" | {statistics.mean(vals):.1f} |")
+    print_table(results, args.seeds)
     print("log tau:", {t: statistics.mean(v.values()) for t, v in results["tau"].items()})
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(results, indent=2))
     if args.plot:
         plot_tau(results["tau"], args.seeds, args.plot)
+
+
+def print_table(results, seeds):
+    """Markdown rows: per-seed success, mean and its 95% bootstrap interval over seeds."""
+    print("| method | " + " | ".join(f"seed {s}" for s in seeds) + " | mean [95% CI] |")
+    for row, by_seed in results["rows"].items():
+        vals = np.array([by_seed[s] for s in seeds], dtype=float)
+        mean, lo, hi = stats.bootstrap_ci(vals[:, None], stats.aggregate_mean)
+        print(f"| {row} | " + " | ".join(f"{v:.0f}" for v in vals) + f" | {mean:.1f} [{lo:.1f}, {hi:.1f}] |")
 
 
 def plot_tau(tau_results, seeds, path):

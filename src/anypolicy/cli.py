@@ -66,6 +66,14 @@ def _eval(args) -> None:
 
     agent, tcfg = load_agent(args.run_dir)
     print(json.dumps(run_eval(agent, tcfg, args.episodes), indent=2))
+    if args.video:
+        from anypolicy.envs.rollout import record_video
+        from anypolicy.train.checkpoint import latest_checkpoint
+
+        step = latest_checkpoint(Path(args.run_dir)).name.split("_")[-1]
+        path = Path(args.run_dir) / "videos" / f"eval-{step}.{args.video_format}"
+        record_video(lambda o: agent.act(o, deterministic=True), tcfg.env, path, args.video_episodes, tcfg.seed)
+        print(f"video: {path}")
 
 
 def quickstart(out: str | Path = "runs/quickstart", steps: int = 3000) -> Path:
@@ -154,6 +162,9 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("eval", help="evaluate a run's latest checkpoint")
     p.add_argument("run_dir")
     p.add_argument("--episodes", type=int, default=None)
+    p.add_argument("--video", action="store_true", help="also record rollouts offscreen to RUN_DIR/videos/")
+    p.add_argument("--video-episodes", type=int, default=2)
+    p.add_argument("--video-format", choices=["gif", "mp4"], default="gif")
     p.set_defaults(func=_eval)
 
     p = sub.add_parser("report", help="one self-contained HTML page comparing runs (tables, plots, configs)")
@@ -173,6 +184,10 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=lambda a: quickstart())
 
     args = parser.parse_args(argv)
+    if getattr(args, "video", False):
+        import os
+
+        os.environ.setdefault("MUJOCO_GL", "egl")  # offscreen rendering, before MuJoCo is imported
     # OGBench builds float64 Box spaces; gymnasium warns on every environment it makes
     warnings.filterwarnings("ignore", message=".*precision lowered by casting")
     from anypolicy.config import ConfigError

@@ -53,3 +53,46 @@ def evaluate(act: Callable[[np.ndarray], np.ndarray], env_id: str, episodes: int
     if refs is not None:
         out["normalized_score"] = 100.0 * (returns.mean() - refs[0]) / (refs[1] - refs[0])
     return {k: float(v) for k, v in out.items()}
+
+
+def record_video(act: Callable[[np.ndarray], np.ndarray], env_id: str, path, episodes: int = 1, seed: int = 0,
+                 fps: int = 20, max_steps: int | None = None):
+    """Roll out `episodes` episodes (seeded as `evaluate`'s first ones), rendering every step offscreen
+    (MuJoCo through MUJOCO_GL=egl), and write them as one GIF or MP4 (by the suffix of `path`)."""
+    from pathlib import Path
+
+    env = make_env(env_id)
+    frames = []
+    for episode in range(episodes):
+        obs, _ = env.reset(seed=seed * 100_003 + episode)
+        frames.append(env.render())
+        done, steps = False, 0
+        while not done and (max_steps is None or steps < max_steps):
+            obs, _, term, trunc, _ = env.step(act(obs[None].astype(np.float32))[0])
+            frames.append(env.render())
+            done, steps = term or trunc, steps + 1
+    env.close()
+    return write_video(frames, Path(path), fps)
+
+
+def write_video(frames: list[np.ndarray], path, fps: int = 20):
+    """RGB frames [H, W, 3] uint8 -> a GIF (Pillow) or an MP4 (imageio-ffmpeg, an optional extra)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frames = [np.asarray(f, np.uint8) for f in frames]
+    tmp = path.with_name(path.stem + ".tmp" + path.suffix)  # never a half-written video
+    if path.suffix == ".gif":
+        from PIL import Image
+
+        images = [Image.fromarray(f) for f in frames]
+        images[0].save(tmp, save_all=True, append_images=images[1:], duration=int(1000 / fps), loop=0)
+    elif path.suffix == ".mp4":
+        try:
+            import imageio.v2 as imageio
+        except ImportError:
+            raise ImportError("MP4 videos need imageio with ffmpeg: pip install 'anypolicy[video]'; "
+                              "or write a GIF (--video-format gif).") from None
+        imageio.mimwrite(tmp, frames, fps=fps, macro_block_size=1)
+    else:
+        raise ValueError(f"videos are written as .gif or .mp4, not '{path.suffix}'.")
+    tmp.replace(path)
+    return path

@@ -25,7 +25,7 @@ def _blocked(pos: np.ndarray) -> np.ndarray:
 class ToyNavEnv(gym.Env):
     """Reward -1 per step until the goal disc is reached (then 0 and the episode ends); 60 steps at most."""
 
-    metadata = {"render_modes": []}
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 10}
 
     def __init__(self, goal: np.ndarray = GOAL):
         self.goal = np.asarray(goal, np.float32)
@@ -48,6 +48,17 @@ class ToyNavEnv(gym.Env):
         self._t += 1
         success = bool(np.linalg.norm(self._pos - self.goal) <= GOAL_RADIUS)
         return self._pos.copy(), (0.0 if success else -1.0), success, self._t >= HORIZON, {"success": success}
+
+
+    def render(self, size: int = 128) -> np.ndarray:
+        """An RGB picture [size, size, 3]: the wall grey, the goal disc green, the agent a red square."""
+        grid = (np.arange(size) + 0.5) / size * 2 - 1
+        x, y = np.meshgrid(grid, -grid)  # image rows run from the top (y = 1) down
+        img = np.full((size, size, 3), 255, np.uint8)
+        img[np.hypot(x - self.goal[0], y - self.goal[1]) <= GOAL_RADIUS] = (0, 158, 115)
+        img[(np.abs(x) < WALL_HALF[0]) & (np.abs(y) < WALL_HALF[1])] = (120, 120, 120)
+        img[(np.abs(x - self._pos[0]) < 0.04) & (np.abs(y - self._pos[1]) < 0.04)] = (213, 94, 0)
+        return img
 
 
 def _demo_action(pos: np.ndarray, side: float, rng: np.random.Generator, noise: float, goal: np.ndarray) -> np.ndarray:
