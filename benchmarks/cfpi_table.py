@@ -76,6 +76,7 @@ def main():
     p.add_argument("--out", default=None)
     p.add_argument("--plot", default=None)
     p.add_argument("--table-from", default=None, help="print the table of a saved --out JSON and exit")
+    p.add_argument("--no-train", action="store_true", help="evaluate the finished runs only, train nothing")
     args = p.parse_args()
     if args.table_from:
         saved = json.loads(Path(args.table_from).read_text())
@@ -89,14 +90,15 @@ def main():
         for name, (recipe, sets) in runs_for(args.preset).items():
             dirs[name] = Path(args.runs) / f"{name}-s{seed}"
             steps = args.parl_steps if name.startswith("parl") else args.steps
-            if steps and not (dirs[name] / "summary.json").exists():
+            if steps and not args.no_train and not (dirs[name] / "summary.json").exists():
                 sets = COMMON + [f"eval_every={steps}", f"checkpoint_every={steps}"] + sets
                 train(recipe, args.dataset, env=args.env, steps=steps, seed=seed, run_dir=dirs[name], overrides=sets)
         for row, (run, fields) in rows.items():
-            results["rows"].setdefault(row, {})[seed] = evaluate(dirs[run], fields, args.episodes)
+            if (dirs[run] / "summary.json").exists():
+                results["rows"].setdefault(row, {})[seed] = evaluate(dirs[run], fields, args.episodes)
         for log_tau in LOG_TAUS:
             results["tau"].setdefault(str(log_tau), {})[seed] = evaluate(dirs["mg"], {"log_tau": log_tau}, args.episodes)
-        print(f"seed {seed}:", json.dumps({r: v[seed] for r, v in results["rows"].items()}), flush=True)
+        print(f"seed {seed}:", json.dumps({r: v.get(seed) for r, v in results["rows"].items()}), flush=True)
     print_table(results, args.seeds)
     print("log tau:", {t: statistics.mean(v.values()) for t, v in results["tau"].items()})
     if args.out:
@@ -110,9 +112,10 @@ def print_table(results, seeds):
     """Markdown rows: per-seed success, mean and its 95% bootstrap interval over seeds."""
     print("| method | " + " | ".join(f"seed {s}" for s in seeds) + " | mean [95% CI] |")
     for row, by_seed in results["rows"].items():
-        vals = np.array([by_seed[s] for s in seeds], dtype=float)
+        vals = np.array([by_seed[s] for s in seeds if s in by_seed], dtype=float)
         mean, lo, hi = stats.bootstrap_ci(vals[:, None], stats.aggregate_mean)
-        print(f"| {row} | " + " | ".join(f"{v:.0f}" for v in vals) + f" | {mean:.1f} [{lo:.1f}, {hi:.1f}] |")
+        cells = " | ".join(f"{by_seed[s]:.0f}" if s in by_seed else "-" for s in seeds)
+        print(f"| {row} | {cells} | {mean:.1f} [{lo:.1f}, {hi:.1f}] |")
 
 
 def plot_tau(tau_results, seeds, path):

@@ -25,3 +25,21 @@ def make_arrays(n=20, s=3, a=2, episodes=2, seed=0):
         action_low=-np.ones(a, np.float32),
         action_high=np.ones(a, np.float32),
     )
+
+
+def render_in_chromium(page, screenshot, size=(1200, 2000)):
+    """Open an HTML file in headless Chromium (Debian's package; `make test` installs it): returns the DOM
+    after load and the screenshot's pixels [H, W, C]."""
+    import shutil
+    import subprocess
+
+    import matplotlib.image
+
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert browser, "headless Chromium is needed: `apt-get install chromium` (make test installs it)"
+    flags = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"]
+    dom = subprocess.run(flags + ["--virtual-time-budget=10000", "--dump-dom", page.as_uri()], capture_output=True,
+                         text=True, timeout=120).stdout
+    subprocess.run(flags + [f"--window-size={size[0]},{size[1]}", f"--screenshot={screenshot}", page.as_uri()],
+                   capture_output=True, timeout=120)
+    return dom, matplotlib.image.imread(screenshot)

@@ -1,11 +1,10 @@
 """`anypolicy report`: a self-contained HTML page, rendered in headless Chromium (Debian's `chromium`,
 installed by `make test`), with its tables and images present."""
 import re
-import shutil
-import subprocess
 
 import numpy as np
 import pytest
+from conftest import render_in_chromium
 
 from anypolicy.cli import main
 from anypolicy.evaluate.report import build_report, find_runs
@@ -24,12 +23,6 @@ def sweep(tmp_path_factory):
     return root
 
 
-def chromium() -> str:
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert path, "headless Chromium is needed: `apt-get install chromium` (make test installs it)"
-    return path
-
-
 def test_report_renders_in_headless_chromium_with_tables_and_images(sweep, tmp_path):
     out = tmp_path / "report.html"
     assert main(["report", str(sweep), "--out", str(out), "--title", "toy sweep"]) == 0
@@ -37,16 +30,9 @@ def test_report_renders_in_headless_chromium_with_tables_and_images(sweep, tmp_p
     assert "src=\"http" not in page and "href=\"http" not in page  # self-contained
     images = re.findall(r'<img alt="[^"]*" src="data:image/png;base64,', page)
     assert len(images) == 3  # aggregate intervals, performance profile, learning curves
-    dom = subprocess.run([chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=10000",
-                          "--dump-dom", out.as_uri()], capture_output=True, text=True, timeout=120).stdout
+    dom, pixels = render_in_chromium(out, tmp_path / "report.png")
     assert 'data-images-loaded="3"' in dom  # every image decoded in the browser
     assert dom.count("<table>") == 3 and "bc-s0" in dom and "iql-s1" in dom and "toy sweep" in dom
-    shot = tmp_path / "report.png"
-    subprocess.run([chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-                    "--window-size=1200,2000", f"--screenshot={shot}", out.as_uri()], capture_output=True, timeout=120)
-    import matplotlib.image
-
-    pixels = matplotlib.image.imread(shot)
     assert pixels.shape[:2] == (2000, 1200) and len(np.unique(pixels.reshape(-1, pixels.shape[-1]), axis=0)) > 50
 
 

@@ -7,7 +7,9 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
+from conftest import render_in_chromium
 
 from anypolicy.config import ConfigError
 from anypolicy.train.sweep import expand, load_sweep
@@ -50,7 +52,10 @@ def test_sweep_runs_on_ray_resumes_without_redoing_finished_runs(tmp_path):
     assert sum(r["status"] == "skipped (finished)" for r in rows) == len(finished)
     assert all(r["success"] not in ("", None) for r in rows)
     page = (tmp_path / "out" / "report.html").read_text()
-    assert "sweep toy" in page and page.count("<img") >= 4  # intervals, profile, one curve per task
+    assert "sweep toy" in page and page.count("<img") == 4  # intervals, profile, one curve per task
+    dom, pixels = render_in_chromium(tmp_path / "out" / "report.html", tmp_path / "report.png")
+    assert 'data-images-loaded="4"' in dom and dom.count("<table>") == 3  # per method and task, aggregates, runs
+    assert len(np.unique(pixels.reshape(-1, pixels.shape[-1]), axis=0)) > 50  # the screenshot shows a page
 
 
 def test_bad_sweep_files_are_refused(tmp_path):
