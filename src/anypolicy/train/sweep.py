@@ -109,6 +109,8 @@ def run_sweep(path: str | Path, address: str | None = None, num_cpus: int | None
     runs = expand(spec)
     out = Path(spec["out"])
     out.mkdir(parents=True, exist_ok=True)
+    # a local Ray starts its workers at nice 15, where anything else running starves the training runs
+    os.environ.setdefault("RAY_worker_niceness", "0")
     init = {"address": address} if address else {"num_cpus": num_cpus or os.cpu_count()}
     ray.init(**init, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
     try:
