@@ -20,7 +20,7 @@ out: {out}
 recipes: [bc, iql]
 datasets: [toy:nav, toy:nav-corner]
 seeds: [0, 1, 2]
-steps: 300
+steps: 600
 overrides: {{hidden: "32,32", eval_every: 100, eval_episodes: 5, eval_envs: 5, log_every: 50, checkpoint_every: 50,
              batch_size: 64, tensorboard: false}}
 recipe_overrides: {{iql: {{beta: 3}}}}
@@ -37,12 +37,12 @@ def test_sweep_runs_on_ray_resumes_without_redoing_finished_runs(tmp_path):
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     summaries = lambda: sorted((tmp_path / "out").glob("*/*/summary.json"))  # noqa: E731
     deadline = time.time() + 300
-    while len(summaries()) < 2 and proc.poll() is None and time.time() < deadline:
+    while not summaries() and proc.poll() is None and time.time() < deadline:
         time.sleep(0.5)
     proc.send_signal(signal.SIGINT)  # Ctrl-C in the middle of the sweep
     proc.wait(timeout=120)
     finished = {p: p.stat().st_mtime_ns for p in summaries()}
-    assert 2 <= len(finished) < 12, "the sweep was not interrupted in the middle"
+    assert 1 <= len(finished) < 12, "the sweep was not interrupted in the middle"
 
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]

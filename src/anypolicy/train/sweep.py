@@ -118,7 +118,9 @@ def run_sweep(path: str | Path, address: str | None = None, num_cpus: int | None
         pending = {task.remote(r): r for r in runs}
         rows = []
         while pending:
-            done, _ = ray.wait(list(pending), num_returns=1)
+            done, _ = ray.wait(list(pending), num_returns=1, timeout=1.0)  # Ctrl-C is seen within a second
+            if not done:
+                continue
             run = pending.pop(done[0])
             try:
                 rows.append(ray.get(done[0]))
