@@ -34,7 +34,10 @@ def test_sweep_runs_on_ray_resumes_without_redoing_finished_runs(tmp_path):
     assert len(runs) == 12 and {r.overrides["beta"] for r in runs if r.recipe == "iql"} == {"3"}
     cmd = [sys.executable, "-m", "anypolicy.cli", "sweep", str(sweep), "--num-cpus", "2"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # a background job (CI) starts children with SIGINT ignored; Ctrl-C must reach this one
+    log = open(tmp_path / "first-sweep.log", "w")
+    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     summaries = lambda: sorted((tmp_path / "out").glob("*/*/summary.json"))  # noqa: E731
     deadline = time.time() + 300
     while not summaries() and proc.poll() is None and time.time() < deadline:
