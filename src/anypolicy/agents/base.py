@@ -41,6 +41,12 @@ class Agent(nn.Module):
     def before_update(self, step: int, data: dict[str, torch.Tensor] | None) -> None:
         """Hook before update number `step` of a run (1-based), with the offline data's tensors."""
 
+    def smoothed(self, actions: torch.Tensor, noise: float, clip: float) -> torch.Tensor:
+        """TD3's target policy smoothing: Gaussian noise clipped to +-clip (fractions of each action's
+        half-range) added to `actions`, then back into the action box."""
+        eps = (torch.randn_like(actions) * noise).clamp(-clip, clip)
+        return (actions + eps * (self.action_high - self.action_low) / 2).clamp(self.action_low, self.action_high)
+
     def after_policy_step(self) -> None:
         """Policies with post-step work (a diffusion policy's EMA weights) expose `after_step`."""
         hook = getattr(self.policy, "after_step", None)

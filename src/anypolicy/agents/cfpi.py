@@ -109,7 +109,7 @@ class CFPI(Agent):
             bound = {"mg": cfpi.mixture, "lse": lambda *a: cfpi.logsumexp_bound(*a)[0],
                      "jensen": lambda *a: cfpi.jensen_bound(*a)[0]}[cfg.operator]
             action = bound(obs, q, weights, means, covs, cfg.log_tau, cfg.threshold)
-        return torch.maximum(torch.minimum(action.detach(), self.action_high), self.action_low)
+        return action.detach().clamp(self.action_low, self.action_high)
 
     def update(self, batch):
         cfg = self.cfg
@@ -118,10 +118,7 @@ class CFPI(Agent):
         step(self.policy_opt, policy_loss)
         self.after_policy_step()
         if cfg.iterative:
-            next_action = self.improved(next_obs)
-            half_range = (self.action_high - self.action_low) / 2
-            noise = (torch.randn_like(next_action) * cfg.target_noise).clamp(-cfg.noise_clip, cfg.noise_clip)
-            next_action = torch.maximum(torch.minimum(next_action + noise * half_range, self.action_high), self.action_low)
+            next_action = self.smoothed(self.improved(next_obs), cfg.target_noise, cfg.noise_clip)
         elif "next_actions" in batch:
             next_action = batch["next_actions"]
         else:

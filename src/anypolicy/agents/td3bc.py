@@ -58,18 +58,17 @@ class TD3BC(Agent):
     def update(self, batch):
         cfg = self.cfg
         obs, next_obs, actions = self.normalize(batch["observations"]), self.normalize(batch["next_observations"]), batch["actions"]
-        half_range = (self.action_high - self.action_low) / 2
         with torch.no_grad():
-            noise = (torch.randn_like(actions) * cfg.policy_noise).clamp(-cfg.noise_clip, cfg.noise_clip) * half_range
-            next_action = torch.maximum(torch.minimum(self.policy_target.sample(next_obs, 1)[:, 0] + noise,
-                                                      self.action_high), self.action_low)
+            next_action = self.smoothed(self.policy_target.sample(next_obs, 1)[:, 0], cfg.policy_noise, cfg.noise_clip)
             target = batch["rewards"] + cfg.discount * batch["masks"] * self.q_target(next_obs, next_action).min(0).values
         critic_loss, q_data = self.q.td_loss(obs, actions, target)
         step(self.critic_opt, critic_loss)
-        self.updates += 1
-        if self.policy_metrics is None:
+        if self.policy_metrics is None:  # first update of this process: read the (possibly resumed) count once
+            self.count = int(self.updates)
             self.policy_metrics = {"policy_loss": torch.zeros((), device=obs.device), "bc_loss": torch.zeros((), device=obs.device)}
-        if int(self.updates) % cfg.policy_delay == 0:
+        self.updates += 1  # saved with the weights; `count` mirrors it on the host, so no device sync per update
+        self.count += 1
+        if self.count % cfg.policy_delay == 0:
             pi = self.policy.sample(obs, 1)[:, 0]
             q = self.q(obs, pi)[0]
             lam = cfg.alpha / q.abs().mean().detach()

@@ -70,7 +70,7 @@ def cfpi_local_opt(obs: torch.Tensor, candidates: Candidates, q_fn: QFn, cov: to
     actions, q = candidates.actions.detach(), candidates.q.detach()
     _, grad = value_and_grad(q_fn, obs, actions)
     proposal = trust_region_step(actions, cov.unsqueeze(1), grad, math.sqrt(2 * log_tau))
-    proposal = torch.maximum(torch.minimum(proposal, high), low)
+    proposal = proposal.clamp(low, high)
     with torch.no_grad():
         q_new = q_fn(obs, proposal)
     better = q_new > q

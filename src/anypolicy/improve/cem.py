@@ -26,7 +26,7 @@ def cem_search(obs: torch.Tensor, q_fn: QFn, low: torch.Tensor, high: torch.Tens
     best_a, best_q = mu.clone(), q_fn(obs, mu.unsqueeze(1))[:, 0]
     for _ in range(iterations):
         draws = mu.unsqueeze(1) + std.unsqueeze(1) * torch.randn(batch, population, mu.shape[-1], device=mu.device)
-        draws = torch.maximum(torch.minimum(draws, high), low)
+        draws = draws.clamp(low, high)
         q = q_fn(obs, draws)
         top = q.topk(elites, dim=-1)
         elite = draws.gather(1, top.indices.unsqueeze(-1).expand(-1, -1, draws.shape[-1]))

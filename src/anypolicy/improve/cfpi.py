@@ -131,7 +131,7 @@ def ebcq(obs: torch.Tensor, q_fn: QFn, policy, samples: int) -> torch.Tensor:
 def any_sampler(obs, q_fn: QFn, policy, samples: int, delta: float, low=None, high=None) -> torch.Tensor:
     """Algorithm 3: EBCQ over the policy's samples, then I_DET; clipped to the action box when given."""
     action = deterministic(obs, q_fn, ebcq(obs, q_fn, policy, samples), delta)
-    return action if low is None else torch.maximum(torch.minimum(action, high), low)
+    return action if low is None else action.clamp(low, high)
 
 
 def lower_confidence(values: torch.Tensor, beta: float) -> torch.Tensor:
