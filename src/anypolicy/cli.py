@@ -33,20 +33,26 @@ def _data_import(args) -> None:
 
 
 def _train(args) -> None:
-    from anypolicy.train import loop
+    from anypolicy.train import loop, multiseed
 
     if args.resume:
-        run_dir = loop.resume(args.resume)
-    else:
-        if not args.recipe:
-            raise SystemExit("error: give a RECIPE (e.g. `anypolicy train iql --dataset toy:nav`) or --resume RUN_DIR.")
-        if args.dry:
-            from anypolicy.config import parse_assignments, to_dict
+        seeds_root = (Path(args.resume) / multiseed.SEEDS_FILE).exists()
+        run_dir = multiseed.resume_seeds(args.resume) if seeds_root else loop.resume(args.resume)
+        return print(f"run directory: {run_dir}")
+    if not args.recipe:
+        raise SystemExit("error: give a RECIPE (e.g. `anypolicy train iql --dataset toy:nav`) or --resume RUN_DIR.")
+    if args.seeds and args.seed is not None:
+        raise SystemExit("error: give --seed or --seeds, not both.")
+    if args.dry:
+        from anypolicy.config import parse_assignments, to_dict
 
-            tcfg, acfg = loop.make_configs(args.recipe, parse_assignments(args.set), dataset=args.dataset,
-                                           env=args.env, steps=args.steps, seed=args.seed)
-            print(json.dumps({"train": to_dict(tcfg), "agent": to_dict(acfg)}, indent=2))
-            return
+        tcfg, acfg = loop.make_configs(args.recipe, parse_assignments(args.set), dataset=args.dataset,
+                                       env=args.env, steps=args.steps, seed=args.seed)
+        return print(json.dumps({"train": to_dict(tcfg), "agent": to_dict(acfg)}, indent=2))
+    if args.seeds:
+        run_dir = multiseed.train_seeds(args.recipe, args.dataset, args.seeds, args.env, args.steps, args.run_dir,
+                                        args.set)
+    else:
         run_dir = loop.train(args.recipe, args.dataset, args.env, args.steps, args.seed, args.run_dir, args.set)
     print(f"run directory: {run_dir}")
 
@@ -142,6 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--env", default=None)
     p.add_argument("--steps", type=int, default=None)
     p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--seeds", type=int, nargs="+", default=None,
+                   help="train these seeds as one batched model (bc, iql); one run per seed under --run-dir")
     p.add_argument("--run-dir", default=None)
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--dry", action="store_true", help="print the resolved config and exit")

@@ -12,6 +12,7 @@ class Agent(nn.Module):
 
     Config: type
     capturable = True  # an update without Python decisions between steps, so a CUDA graph can replay it
+    seed_batchable = False  # `losses` + `moving_averages` are the whole update (train/multiseed.py)
 
     def __init__(self, cfg, obs_dim: int, action_dim: int, action_low, action_high,
                  obs_mean: np.ndarray | None = None, obs_std: np.ndarray | None = None):
@@ -37,6 +38,17 @@ class Agent(nn.Module):
 
     def update(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         raise NotImplementedError
+
+    def losses(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """(summed loss, metrics) of recipes whose update is one step of every optimizer on one loss
+        followed by `moving_averages()`: only those can train several seeds as one batched model."""
+        raise NotImplementedError
+
+    def moving_averages(self) -> list[tuple[str, str, float]]:
+        """(target module, source module, rate): copies that follow their source after each step (target
+        networks, a diffusion policy's EMA weights)."""
+        decay = getattr(getattr(self, "policy", None), "ema_decay", None)
+        return [("policy.ema", "policy.model", 1.0 - decay)] if decay is not None else []
 
     def before_update(self, step: int, data: dict[str, torch.Tensor] | None) -> None:
         """Hook before update number `step` of a run (1-based), with the offline data's tensors."""

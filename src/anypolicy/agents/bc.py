@@ -18,14 +18,19 @@ class BCConfig:
 
 class BC(Agent):
     Config = BCConfig
+    seed_batchable = True
 
     def __init__(self, cfg: BCConfig, obs_dim, action_dim, action_low, action_high, **kw):
         super().__init__(cfg, obs_dim, action_dim, action_low, action_high, **kw)
         self.policy = policy_from_config(cfg, obs_dim, action_dim, action_low, action_high)
         self.policy_opt = self.make_optimizer(self.policy, cfg.lr)
 
-    def update(self, batch):
+    def losses(self, batch):
         loss = self.policy.loss(self.normalize(batch["observations"]), batch["actions"])
+        return loss, {"policy_loss": loss}
+
+    def update(self, batch):
+        loss, metrics = self.losses(batch)
         step(self.policy_opt, loss)
         self.after_policy_step()
-        return {"policy_loss": loss.detach()}
+        return {k: v.detach() for k, v in metrics.items()}

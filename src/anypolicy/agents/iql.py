@@ -39,6 +39,7 @@ class IQLConfig:
 
 class IQL(Agent):
     Config = IQLConfig
+    seed_batchable = True
 
     def __init__(self, cfg: IQLConfig, obs_dim, action_dim, action_low, action_high, **kw):
         super().__init__(cfg, obs_dim, action_dim, action_low, action_high, **kw)
@@ -76,6 +77,9 @@ class IQL(Agent):
         """Advantage-weighted regression with the policy's own loss."""
         weights = torch.exp(self.cfg.beta * advantage).clamp(max=self.cfg.max_weight)
         return self.policy.loss(obs, batch["actions"], weights)
+
+    def moving_averages(self):
+        return [("q_target", "q", self.cfg.target_tau)] + super().moving_averages()
 
     def update(self, batch):
         loss, metrics = self.losses(batch)

@@ -200,6 +200,7 @@ class PARLIQL(ActionOptimizing, IQL):
     """IQL's critic as is; PA-RL replaces the advantage-weighted extraction."""
 
     Config = PARLIQLConfig
+    seed_batchable = False  # action optimization and its cache decide between steps
 
     def __init__(self, cfg: PARLIQLConfig, obs_dim, action_dim, action_low, action_high, **kw):
         super().__init__(cfg, obs_dim, action_dim, action_low, action_high, **kw)

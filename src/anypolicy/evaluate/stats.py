@@ -12,16 +12,21 @@ from typing import Callable
 import numpy as np
 
 Metric = Callable[[np.ndarray], float]
+# Every metric takes [runs, tasks] -> float, or a stack [..., runs, tasks] -> array (one bootstrap call).
+
+
+def _value(x):
+    return float(x) if np.ndim(x) == 0 else x
 
 
 def aggregate_mean(scores: np.ndarray) -> float:
     """Mean over tasks of the mean over runs."""
-    return float(np.mean(np.mean(scores, axis=0)))
+    return _value(np.mean(scores, axis=(-2, -1)))
 
 
 def aggregate_median(scores: np.ndarray) -> float:
     """Median over tasks of the mean over runs."""
-    return float(np.median(np.mean(scores, axis=0)))
+    return _value(np.median(np.mean(scores, axis=-2), axis=-1))
 
 
 def aggregate_iqm(scores: np.ndarray) -> float:
@@ -29,23 +34,26 @@ def aggregate_iqm(scores: np.ndarray) -> float:
     rliable, through scipy's trim_mean)."""
     from scipy.stats import trim_mean
 
-    return float(trim_mean(np.asarray(scores, dtype=np.float64), 0.25, axis=None))
+    scores = np.asarray(scores, dtype=np.float64)
+    return _value(trim_mean(scores.reshape(*scores.shape[:-2], -1), 0.25, axis=-1))
 
 
 def optimality_gap(scores: np.ndarray, gamma: float = 1.0) -> float:
     """How far runs fall short of gamma on average (scores above gamma count as gamma)."""
-    return float(gamma - np.mean(np.minimum(scores, gamma)))
+    return _value(gamma - np.mean(np.minimum(scores, gamma), axis=(-2, -1)))
 
 
 METRICS: dict[str, Metric] = {"mean": aggregate_mean, "median": aggregate_median, "iqm": aggregate_iqm,
                               "optimality_gap": optimality_gap}
 
 
-def stratified_resample(scores: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """One bootstrap resample: runs drawn with replacement within each task (column)."""
+def stratified_resample(scores: np.ndarray, rng: np.random.Generator, reps: int | None = None) -> np.ndarray:
+    """Bootstrap resamples: runs drawn with replacement within each task (column); one [runs, tasks]
+    resample, or `reps` of them stacked [reps, runs, tasks]."""
     runs, tasks = scores.shape
-    idx = rng.integers(runs, size=(runs, tasks))
-    return np.take_along_axis(scores, idx, axis=0)
+    idx = rng.integers(runs, size=(reps or 1, runs, tasks))
+    out = np.take_along_axis(np.broadcast_to(scores, idx.shape), idx, axis=1)
+    return out if reps else out[0]
 
 
 def bootstrap_ci(scores: np.ndarray, metric: Metric, reps: int = 2000, confidence: float = 0.95,
@@ -54,8 +62,7 @@ def bootstrap_ci(scores: np.ndarray, metric: Metric, reps: int = 2000, confidenc
     scores = np.asarray(scores, dtype=np.float64)
     if scores.ndim != 2 or 0 in scores.shape:
         raise ValueError(f"scores must be a non-empty [runs, tasks] array, got shape {scores.shape}.")
-    rng = np.random.default_rng(seed)
-    stats = np.array([metric(stratified_resample(scores, rng)) for _ in range(reps)])
+    stats = metric(stratified_resample(scores, np.random.default_rng(seed), reps))  # all resamples at once
     alpha = (1 - confidence) / 2
     lower, upper = np.quantile(stats, [alpha, 1 - alpha])
     return metric(scores), float(lower), float(upper)

@@ -101,6 +101,12 @@ def train(recipe: str, dataset: str | None = None, env: str | None = None, steps
     assignments = overrides if isinstance(overrides, dict) else parse_assignments(overrides or [])
     tcfg, acfg = make_configs(recipe, assignments, dataset=dataset, env=env, steps=steps, seed=seed)
     run_dir = Path(run_dir or Path("runs") / f"{tcfg.recipe}-{datetime.now():%Y%m%d-%H%M%S}")
+    write_run_config(run_dir, tcfg, acfg)
+    return _run(run_dir, tcfg, acfg, stop_after=stop_after)
+
+
+def write_run_config(run_dir: Path, tcfg: TrainConfig, acfg, **extra) -> None:
+    """Create a run directory with its config.json (refusing one that already holds a run)."""
     if (run_dir / "config.json").exists():
         raise FileExistsError(f"{run_dir} already holds a run: resume it with `anypolicy train --resume {run_dir}` "
                               "or choose another --run-dir.")
@@ -109,9 +115,8 @@ def train(recipe: str, dataset: str | None = None, env: str | None = None, steps
 
     config = {"train": to_dict(tcfg), "agent": to_dict(acfg), "git_commit": _git_commit(),
               "command": shlex.join(sys.argv),
-              "versions": {p: version(p) for p in ("torch", "numpy", "gymnasium")}}
+              "versions": {p: version(p) for p in ("torch", "numpy", "gymnasium")}, **extra}
     (run_dir / "config.json").write_text(json.dumps(config, indent=2))
-    return _run(run_dir, tcfg, acfg, stop_after=stop_after)
 
 
 def read_run_config(run_dir: Path):
@@ -181,6 +186,15 @@ def make_sampler(tcfg: TrainConfig, acfg, dataset, device) -> OfflineSampler:
                           next_actions=getattr(acfg, "needs_next_actions", False))
 
 
+def training_data(tcfg: TrainConfig, acfg, device):
+    """The offline sampler, the dimensions an agent is built with, and observation statistics (or Nones)."""
+    dataset = load_dataset(tcfg.dataset, tcfg.env, episodes=tcfg.dataset_episodes, seed=0)
+    dims = {"obs_dim": dataset.obs_dim, "action_dim": dataset.action_dim,
+            "action_low": dataset.action_low.tolist(), "action_high": dataset.action_high.tolist()}
+    stats = dataset.observation_stats() if tcfg.normalize_observations else (None, None)
+    return make_sampler(tcfg, acfg, dataset, device), dims, stats
+
+
 def _run(run_dir: Path, tcfg: TrainConfig, acfg, checkpoint: Path | None = None,
          stop_after: int | None = None) -> Path:
     from tqdm import tqdm
@@ -188,12 +202,8 @@ def _run(run_dir: Path, tcfg: TrainConfig, acfg, checkpoint: Path | None = None,
     if tcfg.threads:
         torch.set_num_threads(tcfg.threads)
     device = resolve_device(tcfg.device)
-    dataset = load_dataset(tcfg.dataset, tcfg.env, episodes=tcfg.dataset_episodes, seed=0)
-    sampler = make_sampler(tcfg, acfg, dataset, device)
-    dims = {"obs_dim": dataset.obs_dim, "action_dim": dataset.action_dim,
-            "action_low": dataset.action_low.tolist(), "action_high": dataset.action_high.tolist()}
-    mean, std = dataset.observation_stats() if tcfg.normalize_observations else (None, None)
-    agent = build_agent(tcfg, acfg, dims, device, mean, std)
+    sampler, dims, stats = training_data(tcfg, acfg, device)
+    agent = build_agent(tcfg, acfg, dims, device, *stats)
     generator = torch.Generator(device=device).manual_seed(tcfg.seed)
     update = agent.update
     graphed = device.type == "cuda" and tcfg.cuda_graph and agent.capturable
@@ -269,8 +279,13 @@ def _run(run_dir: Path, tcfg: TrainConfig, acfg, checkpoint: Path | None = None,
     bar.close()
     loggers.close()
     if end == tcfg.steps:
-        summary = {"steps": tcfg.steps, "recipe": tcfg.recipe, "dataset": tcfg.dataset, "env": tcfg.env,
-                   "seed": tcfg.seed, "final_eval": eval_result, "train_seconds_last_session": round(train_time, 1),
-                   "device": str(device)}
-        (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+        write_summary(run_dir, tcfg, eval_result, train_time, device)
     return run_dir
+
+
+def write_summary(run_dir: Path, tcfg: TrainConfig, eval_result: dict | None, train_time: float, device) -> None:
+    """summary.json: what a finished run reached (a run without one is unfinished)."""
+    summary = {"steps": tcfg.steps, "recipe": tcfg.recipe, "dataset": tcfg.dataset, "env": tcfg.env,
+               "seed": tcfg.seed, "final_eval": eval_result, "train_seconds_last_session": round(train_time, 1),
+               "device": str(device)}
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))

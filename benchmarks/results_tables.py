@@ -1,0 +1,108 @@
+"""Regenerate the comparison tables of docs/results/ from the raw results under docs/results/raw/ with
+the project's statistics (mean and IQM with 95% stratified-bootstrap intervals, probability of
+improvement over a baseline), writing them between the `<!-- table:NAME -->` markers of each document.
+
+    .venv/bin/python benchmarks/results_tables.py           # rewrite the tables
+    .venv/bin/python benchmarks/results_tables.py --check   # exit 1 if a document's table is stale (a test runs this)
+"""
+import argparse
+import csv
+import json
+import sys
+from pathlib import Path
+
+from anypolicy.evaluate.tables import score_table, update_blocks
+
+RESULTS = Path(__file__).resolve().parent.parent / "docs" / "results"
+RAW = RESULTS / "raw"
+
+
+def final_success(summary: Path) -> float:
+    return float(json.loads(summary.read_text())["final_eval"]["success"])
+
+
+def success_at(eval_csv: Path, step: int) -> float:
+    with eval_csv.open() as f:
+        return next(float(r["success"]) for r in csv.DictReader(f) if int(float(r["step"])) == step)
+
+
+def parl_toy():
+    recipes = {"bc (diffusion)": "bc-diffusion", "calql (tanh-Gaussian, reparameterized)": "calql",
+               "idql (IQL critic, diffusion BC, re-rank 8 samples)": "idql", "parl-calql (diffusion)": "parl-calql",
+               "parl-iql (diffusion)": "parl-iql"}
+    return {label: {"toy-nav": {s: final_success(RAW / "parl" / "toy" / f"{run}-s{s}-summary.json") for s in (0, 1, 2)}}
+            for label, run in recipes.items()}
+
+
+def parl_search():
+    saved = json.loads((RAW / "parl" / "toy-search.json").read_text())
+    labels = {"candidates": "PA-RL candidates", "policy": "policy alone", "cem-policy": "CEM from policy",
+              "cem-random": "CEM from random"}
+    out = {}
+    for critic in ("parl-calql", "idql"):
+        for key, label in labels.items():
+            out[f"{label}, {critic} checkpoints"] = {"toy-nav": {
+                int(run.rsplit("-s", 1)[1]): by[key]["success"] for run, by in saved.items()
+                if Path(run).name.rsplit("-s", 1)[0] == critic}}
+    return out
+
+
+def cfpi(files: dict[str, str]):
+    """CFPI rows from benchmarks/cfpi_table.py outputs, one task per file that exists."""
+    out: dict = {}
+    for task, name in files.items():
+        path = RAW / "cfpi" / name
+        if path.exists():
+            for row, by_seed in json.loads(path.read_text())["rows"].items():
+                out.setdefault(row, {})[task] = {int(s): v for s, v in by_seed.items()}
+    return out
+
+
+def sweep_toy():
+    out: dict = {}
+    with (RAW / "sweep-toy-results.csv").open() as f:
+        for r in csv.DictReader(f):
+            out.setdefault(r["method"], {}).setdefault(r["task"], {})[int(r["seed"])] = float(r["success"])
+    return out
+
+
+def iql_cube_gpu():
+    step = 65_000  # the last evaluation all three IQL seeds reached
+    return {"IQL (4 x 512, H100)": {"cube-single task 2": {
+                s: success_at(RAW / f"gpu-iql-4x512-s{s}-eval.csv", step) for s in (0, 1, 2)}},
+            "BC (4 x 512, H100)": {"cube-single task 2": {0: success_at(RAW / "gpu-bc-4x512-s0-eval.csv", step)}}}
+
+
+TABLES = {  # block name: (document, scores, baseline of the probability of improvement)
+    "parl-toy": ("parl.md", parl_toy, "bc (diffusion)"),
+    "parl-search": ("parl.md", parl_search, None),
+    "cfpi-toy": ("cfpi.md", lambda: cfpi({"toy-nav": "toy.json"}), "MG-BC"),
+    "cfpi-ogbench": ("cfpi.md", lambda: cfpi({"cube-single": "cube-single.json", "cube-double": "cube-double.json",
+                                              "scene": "scene.json"}), "MG-BC"),
+    "sweep-toy": ("evaluation.md", sweep_toy, "bc"),
+    "iql-cube-gpu": ("iql-cube-single.md", iql_cube_gpu, None),
+}
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--check", action="store_true", help="change nothing; exit 1 if a table is out of date")
+    p.add_argument("--only", nargs="+", default=None, help="block names (default: all)")
+    args = p.parse_args()
+    by_doc: dict[str, dict[str, str]] = {}
+    for name, (doc, scores, baseline) in TABLES.items():
+        if args.only is None or name in args.only:
+            by_doc.setdefault(doc, {})[name] = score_table(scores(), baseline=baseline)
+    stale = []
+    for doc, tables in by_doc.items():
+        path = RESULTS / doc
+        text, changed = update_blocks(path.read_text(), tables)
+        stale += [f"{doc}: {name}" for name in changed]
+        if changed and not args.check:
+            path.write_text(text)
+    print(("stale: " if args.check else "updated: ") + (", ".join(stale) or "none"))
+    return 1 if args.check and stale else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
