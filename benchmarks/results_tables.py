@@ -58,6 +58,15 @@ def cfpi(files: dict[str, str]):
     return out
 
 
+def iql_isg(name: str):
+    """benchmarks/cfpi_improve_iql.py output: IQL checkpoints acting plainly and with I_SG."""
+    out: dict = {}
+    for run in json.loads((RAW / "cfpi" / name).read_text()).values():
+        for method, success in run["success"].items():
+            out.setdefault(method, {}).setdefault(run["task"], {})[run["seed"]] = success
+    return out
+
+
 def sweep_toy():
     out: dict = {}
     with (RAW / "sweep-toy-results.csv").open() as f:
@@ -79,6 +88,8 @@ TABLES = {  # block name: (document, scores, baseline of the probability of impr
     "cfpi-toy": ("cfpi.md", lambda: cfpi({"toy-nav": "toy.json"}), "MG-BC"),
     "cfpi-ogbench": ("cfpi.md", lambda: cfpi({"cube-single": "cube-single.json", "cube-double": "cube-double.json",
                                               "scene": "scene.json"}), "MG-BC"),
+    "cfpi-iql-toy": ("cfpi.md", lambda: iql_isg("iql-isg-toy.json"), "IQL"),
+    "cfpi-iql-cube": ("cfpi.md", lambda: iql_isg("iql-isg-cube-single.json"), "IQL"),
     "sweep-toy": ("evaluation.md", sweep_toy, "bc"),
     "iql-cube-gpu": ("iql-cube-single.md", iql_cube_gpu, None),
 }

@@ -166,3 +166,27 @@ def test_cfpi_local_step_never_lowers_q_and_moves_within_the_samples_spread():
     maha = 0.5 * (moved.unsqueeze(-2) @ torch.linalg.inv(cov).unsqueeze(1) @ moved.unsqueeze(-1))[..., 0, 0]
     inside = ((start.actions + moved > low + 1e-9) & (start.actions + moved < high - 1e-9)).all(-1) & (out.q > start.q)
     assert torch.allclose(maha[inside], torch.full_like(maha[inside], 0.5))
+
+
+def test_iql_acting_with_isg_steps_from_the_gaussian_mean_within_its_trust_region():
+    import numpy as np
+
+    from anypolicy.agents.iql import IQL, IQLConfig
+    from anypolicy.config import ConfigError
+
+    torch.manual_seed(0)
+    agent = IQL(IQLConfig(hidden=(32, 32), act_improve="sg"), 4, 2, -np.ones(2), np.ones(2))
+    obs = torch.randn(5, 4)
+    plain = torch.as_tensor(IQL.__mro__[1].act(agent, obs))  # the base agent's act: tanh of the mean
+    agent.cfg.act_log_tau = 0.0  # tau = 1: the trust region is the mean itself
+    assert np.allclose(agent.act(obs), plain, atol=1e-6)
+    agent.cfg.act_log_tau = 0.5
+    moved = torch.as_tensor(agent.act(obs))
+    mean, std = agent.policy.pre_tanh(obs)
+    u = torch.atanh(moved.clamp(-1 + 1e-12, 1 - 1e-12))  # back to the Gaussian's space (bounds are +-1)
+    maha = 0.5 * (((u - mean) / std) ** 2).sum(-1)
+    assert torch.allclose(maha, torch.full((5,), 0.5), atol=1e-4)  # on the boundary of log tau = 0.5
+    q = lambda a: agent.q(obs, a.unsqueeze(1)).mean(0)[:, 0]  # noqa: E731
+    assert (q(moved) >= q(plain) - 1e-6).float().mean() >= 0.8  # a first-order step: Q rises almost everywhere
+    with pytest.raises(ConfigError, match="Gaussian policy"):
+        IQL(IQLConfig(policy="deterministic", act_improve="sg"), 4, 2, -np.ones(2), np.ones(2))

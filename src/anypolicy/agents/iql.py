@@ -15,8 +15,10 @@ from dataclasses import dataclass
 import torch
 
 from anypolicy.agents.base import Agent, step
+from anypolicy.config import ConfigError
 from anypolicy.critics.losses import expectile_loss
 from anypolicy.critics.q import QEnsemble, ValueNet, polyak_update
+from anypolicy.improve import cfpi
 from anypolicy.policies import policy_from_config
 
 
@@ -35,6 +37,9 @@ class IQLConfig:
     target_tau: float = 0.005  # Polyak rate of the target Q
     critic_layer_norm: bool = True  # LayerNorm in Q and V
     activation: str = "gelu"  # hidden activation of every MLP: gelu, relu, silu, tanh
+    act_improve: str = "none"  # "sg": act with CFPI's I_SG step on the Gaussian policy against Q (thesis Table 3.3)
+    act_log_tau: float = 0.5  # its trust region, in the Gaussian's pre-tanh space
+    act_lcb_beta: float = 0.7071  # Q for that step: mean - beta * std over the heads
 
 
 class IQL(Agent):
@@ -48,6 +53,11 @@ class IQL(Agent):
         self.q_target = copy.deepcopy(self.q).requires_grad_(False)
         self.v = ValueNet(obs_dim, critic_hidden, cfg.critic_layer_norm, cfg.activation)
         self.policy = policy_from_config(cfg, obs_dim, action_dim, action_low, action_high)
+        if cfg.act_improve not in ("none", "sg"):
+            raise ConfigError(f"act_improve must be none or sg, got '{cfg.act_improve}'.")
+        if cfg.act_improve == "sg" and not hasattr(self.policy, "pre_tanh"):
+            raise ConfigError("act_improve=sg needs the Gaussian policy (policy=gaussian): I_SG steps from its mean "
+                              "within its covariance.")
         # one optimizer over the three networks: their losses share no gradients (see `losses`)
         self.opt = self.make_optimizer(torch.nn.ModuleList([self.q, self.v, self.policy]), cfg.lr)
 
@@ -77,6 +87,19 @@ class IQL(Agent):
         """Advantage-weighted regression with the policy's own loss."""
         weights = torch.exp(self.cfg.beta * advantage).clamp(max=self.cfg.max_weight)
         return self.policy.loss(obs, batch["actions"], weights)
+
+    @torch.no_grad()
+    def act(self, obs, deterministic: bool = True):
+        """With act_improve=sg, the improved mean of CFPI's single-Gaussian operator: one closed-form step
+        of the pre-tanh Gaussian along Sigma grad Q, to the boundary of its tau trust region."""
+        if self.cfg.act_improve == "none":
+            return super().act(obs, deterministic)
+        policy = self.policy
+        obs_t = self.normalize(torch.as_tensor(obs, dtype=torch.float32, device=self.obs_mean.device))
+        mean, std = policy.pre_tanh(obs_t)
+        q_fn = lambda o, u: cfpi.lower_confidence(self.q(o, policy.squash(u)), self.cfg.act_lcb_beta)  # noqa: E731
+        u = cfpi.single_gaussian(obs_t, q_fn, mean, torch.diag_embed(std.pow(2)), self.cfg.act_log_tau)
+        return policy.squash(u).cpu().numpy()
 
     def moving_averages(self):
         return [("q_target", "q", self.cfg.target_tau)] + super().moving_averages()

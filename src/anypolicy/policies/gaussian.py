@@ -23,6 +23,15 @@ class TanhGaussianPolicy(BoundedPolicy):
         mean, log_std = self.trunk(obs).chunk(2, dim=-1)
         return mean, log_std.clamp(self.log_std_min, self.log_std_max)
 
+    def pre_tanh(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean and standard deviation [B, A] of the Gaussian before the tanh squashing."""
+        mean, log_std = self._dist(obs)
+        return mean, log_std.exp()
+
+    def squash(self, u: torch.Tensor) -> torch.Tensor:
+        """Pre-tanh values -> actions inside the bounds."""
+        return self.from_unit(torch.tanh(u))
+
     def sample(self, obs: torch.Tensor, n: int) -> torch.Tensor:
         mean, log_std = self._dist(obs)
         eps = torch.randn(mean.shape[0], n, mean.shape[-1], device=obs.device, dtype=mean.dtype)
