@@ -59,3 +59,18 @@ def test_import_info_train_eval(tmp_path, capsys):
 def test_console_script_entry_point():
     out = subprocess.run([sys.executable, "-m", "anypolicy.cli", "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "quickstart" in out.stdout
+
+
+def test_train_seeds_resume_and_eval_with_acting_settings(tmp_path, capsys):
+    root = tmp_path / "seeds"
+    common = ["--set", "eval_episodes=2", "--set", "progress=false", "--set", "hidden=16,16", "--set", "tensorboard=false"]
+    assert main(["train", "iql", "--dataset", "toy:nav", "--steps", "20", "--seeds", "0", "1", "--run-dir", str(root),
+                 *common]) == 0
+    assert sorted(p.name for p in root.iterdir()) == ["seed0", "seed1", "seeds.json"]
+    assert main(["train", "--resume", str(root)]) == 0  # finished: resumes to the end without new steps
+    capsys.readouterr()
+    assert main(["eval", str(root / "seed1"), "--episodes", "3", "--set", "act_improve=sg"]) == 0
+    assert json.loads(capsys.readouterr().out)["episodes"] == 3
+    assert main(["eval", str(root / "seed1"), "--set", "bogus=1"]) == 2
+    assert "unknown config key(s) bogus" in capsys.readouterr().err
+    assert main(["train", "bc", "--dataset", "toy:nav", "--seeds", "0", "1", "--seed", "0"]) == 2

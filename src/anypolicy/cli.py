@@ -42,7 +42,9 @@ def _train(args) -> None:
     if not args.recipe:
         raise SystemExit("error: give a RECIPE (e.g. `anypolicy train iql --dataset toy:nav`) or --resume RUN_DIR.")
     if args.seeds and args.seed is not None:
-        raise SystemExit("error: give --seed or --seeds, not both.")
+        from anypolicy.config import ConfigError
+
+        raise ConfigError("give --seed or --seeds, not both.")
     if args.dry:
         from anypolicy.config import parse_assignments, to_dict
 
@@ -71,6 +73,10 @@ def _eval(args) -> None:
     from anypolicy.train.loop import load_agent, run_eval
 
     agent, tcfg = load_agent(args.run_dir)
+    if args.set:  # acting settings, e.g. operator=lse (cfpi), act_improve=sg (iql), act_search=cem-policy (parl)
+        from anypolicy.config import override, parse_assignments
+
+        agent.cfg, _ = override(agent.cfg, parse_assignments(args.set))
     print(json.dumps(run_eval(agent, tcfg, args.episodes), indent=2))
     if args.video:
         from anypolicy.envs.rollout import record_video
@@ -170,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("eval", help="evaluate a run's latest checkpoint")
     p.add_argument("run_dir")
     p.add_argument("--episodes", type=int, default=None)
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="an acting setting of the recipe for this evaluation, e.g. act_improve=sg (iql)")
     p.add_argument("--video", action="store_true", help="also record rollouts offscreen to RUN_DIR/videos/")
     p.add_argument("--video-episodes", type=int, default=2)
     p.add_argument("--video-format", choices=["gif", "mp4"], default="gif")
