@@ -125,3 +125,27 @@ def test_a_checkpoint_evaluates_the_same_every_time(tmp_path):
     torch.rand(100)  # move the global stream on
     assert run_eval(agent, tcfg) == first
     assert first == json.loads((run / "summary.json").read_text())["final_eval"]  # as at the end of training
+
+
+def test_a_run_from_an_older_version_still_loads(tmp_path):
+    """Config keys since removed are dropped with a warning; buffers the old checkpoint lacks (the action
+    bounds) are rebuilt from its dims; the learned weights come back unchanged."""
+    from safetensors.torch import save_file
+
+    from anypolicy.train.loop import load_agent
+
+    run = train("iql", "toy:nav", steps=20, seed=0, run_dir=tmp_path / "old", overrides=FAST)
+    config = json.loads((run / "config.json").read_text())
+    config["agent"]["policy_layer_norm"] = False
+    (run / "config.json").write_text(json.dumps(config))
+    path = ckpt.latest_checkpoint(run) / "weights.safetensors"
+    weights = load_file(str(path))
+    save_file({k: v for k, v in weights.items() if k not in ("action_low", "action_high")}, str(path))
+    with pytest.warns(UserWarning, match="policy_layer_norm"):
+        agent, _ = load_agent(run)
+    assert torch.equal(agent.state_dict()["policy.trunk.0.weight"], weights["policy.trunk.0.weight"])
+    assert torch.equal(agent.action_low, weights["action_low"])
+    del weights["policy.trunk.0.weight"]
+    save_file(weights, str(path))
+    with pytest.raises(RuntimeError, match="policy.trunk.0.weight"):
+        load_agent(run)

@@ -124,9 +124,18 @@ def read_run_config(run_dir: Path):
     if not (run_dir / "config.json").exists():
         raise FileNotFoundError(f"{run_dir} is not a run directory (no config.json).")
     config = json.loads((run_dir / "config.json").read_text())
-    tuples = lambda d: {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}  # noqa: E731
-    tcfg = TrainConfig(**tuples(config["train"]))
-    return tcfg, recipe_class(tcfg.recipe).Config(**tuples(config["agent"]))
+
+    def build(cls, values: dict):  # keys an older version wrote and this one no longer has are dropped
+        known = {f.name for f in dataclasses.fields(cls)}
+        if set(values) - known:
+            import warnings
+
+            warnings.warn(f"{run_dir}: ignoring config keys this version does not have: "
+                          f"{', '.join(sorted(set(values) - known))}.")
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items() if k in known})
+
+    tcfg = build(TrainConfig, config["train"])
+    return tcfg, build(recipe_class(tcfg.recipe).Config, config["agent"])
 
 
 def resume(run_dir: str | Path, stop_after: int | None = None) -> Path:
@@ -145,7 +154,10 @@ def load_agent(run_dir: str | Path, device: str = "cpu") -> tuple[Agent, TrainCo
         raise FileNotFoundError(f"{run_dir} has no checkpoint yet.")
     weights, state = load_checkpoint(ckpt, device)
     agent = build_agent(tcfg, acfg, state["dims"], device)
-    agent.load_state_dict(weights)  # normalization statistics come back with the weights
+    # buffers an older checkpoint lacks (e.g. the action bounds) keep the values built from its dims;
+    # a missing learned parameter is still an error
+    rebuilt = {n for n, _ in agent.named_buffers()} - set(weights)
+    agent.load_state_dict({**{n: agent.get_buffer(n) for n in rebuilt}, **weights})
     return agent.eval(), tcfg
 
 
