@@ -53,6 +53,10 @@ class Agent(nn.Module):
     def before_update(self, step: int, data: dict[str, torch.Tensor] | None) -> None:
         """Hook before update number `step` of a run (1-based), with the offline data's tensors."""
 
+    def before_eval(self, data: dict[str, torch.Tensor] | None) -> None:
+        """Hook before an evaluation during training, with the offline data's tensors (FB infers its task
+        latent here)."""
+
     def smoothed(self, actions: torch.Tensor, noise: float, clip: float) -> torch.Tensor:
         """TD3's target policy smoothing: Gaussian noise clipped to +-clip (fractions of each action's
         half-range) added to `actions`, then back into the action box."""
@@ -90,6 +94,7 @@ RECIPES: dict[str, str] = {  # recipe name -> "module:Class"; imported on use
     "td3bc": "anypolicy.agents.td3bc:TD3BC",
     "cfpi-onestep": "anypolicy.agents.cfpi:CFPI",
     "cfpi-iterative": "anypolicy.agents.cfpi:IterativeCFPI",
+    "fb": "anypolicy.bfm.fb:FB",
 }
 
 

@@ -281,6 +281,7 @@ def _run(run_dir: Path, tcfg: TrainConfig, acfg, checkpoint: Path | None = None,
             busy += time.perf_counter() - t_mark  # evaluation and checkpoints do not count as update time
             if evaluate_now:
                 agent.eval()
+                agent.before_eval(sampler.data)
                 eval_result = run_eval(agent, tcfg)
                 agent.train()
                 loggers.log("eval", step, eval_result)
