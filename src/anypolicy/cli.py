@@ -70,8 +70,15 @@ def _finetune(args) -> None:
 
 
 def _eval(args) -> None:
-    from anypolicy.train.loop import load_agent, run_eval
+    from anypolicy.config import ConfigError
+    from anypolicy.train.loop import load_agent, read_run_config, run_eval
 
+    if read_run_config(Path(args.run_dir))[0].recipe == "fb":  # zero-shot: infer z_r from the task's labels
+        from anypolicy.bfm.adapt import zero_shot
+
+        return print(json.dumps(zero_shot(args.run_dir, args.task, episodes=args.episodes or 50), indent=2))
+    if args.task is not None:
+        raise ConfigError("--task selects the task of a zero-shot evaluation: only fb runs have one.")
     agent, tcfg = load_agent(args.run_dir)
     if args.set:  # acting settings, e.g. operator=lse (cfpi), act_improve=sg (iql), act_search=cem-policy (parl)
         from anypolicy.config import override, parse_assignments
@@ -86,6 +93,18 @@ def _eval(args) -> None:
         path = Path(args.run_dir) / "videos" / f"eval-{step}.{args.video_format}"
         record_video(lambda o: agent.act(o, deterministic=True), tcfg.env, path, args.video_episodes, tcfg.seed)
         print(f"video: {path}")
+
+
+def _adapt(args) -> None:
+    from anypolicy.bfm.adapt import AdaptConfig, adapt
+    from anypolicy.config import override, parse_assignments
+
+    cfg, _ = override(AdaptConfig(method=args.method, episodes=args.episodes, seed=args.seed), parse_assignments(args.set))
+    result = adapt(args.run_dir, cfg, task=args.task)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(result, indent=2))
+    print(json.dumps({k: result[k] for k in ("method", "env", "zero_shot", "final", "worst_drop")}, indent=2))
 
 
 def quickstart(out: str | Path = "runs/quickstart", steps: int = 3000) -> Path:
@@ -178,10 +197,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--episodes", type=int, default=None)
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="an acting setting of the recipe for this evaluation, e.g. act_improve=sg (iql)")
+    p.add_argument("--task", type=int, default=None, help="fb runs: the task to infer z_r for (default: the run's)")
     p.add_argument("--video", action="store_true", help="also record rollouts offscreen to RUN_DIR/videos/")
     p.add_argument("--video-episodes", type=int, default=2)
     p.add_argument("--video-format", choices=["gif", "mp4"], default="gif")
     p.set_defaults(func=_eval)
+
+    p = sub.add_parser("adapt", help="adapt an fb run to a task with a budget of online episodes (latent search)")
+    p.add_argument("run_dir")
+    p.add_argument("--task", type=int, default=None, help="OGBench task number (default: the run's task)")
+    p.add_argument("--method", default="lola", help="lola, rela, cem, random or finetune")
+    p.add_argument("--episodes", type=int, default=50, help="budget in episodes; every environment step counts")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="an AdaptConfig field")
+    p.add_argument("--out", default=None, help="write the whole result (curve, latents) as JSON")
+    p.set_defaults(func=_adapt)
 
     p = sub.add_parser("report", help="one self-contained HTML page comparing runs (tables, plots, configs)")
     p.add_argument("runs", nargs="+", help="run directories, or directories holding runs (a sweep)")
