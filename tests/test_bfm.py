@@ -21,7 +21,8 @@ def whitened(n, d, seed=0):
 def test_orthonormality_loss_is_minimized_by_orthonormal_features():
     """Features b(x) = W^T x of states x ~ N(0, I): E[b b^T] = W^T W, so the loss's minimizer is an
     orthogonal W. Fresh batches each step, as in training (a fixed batch would let its diagonal bias in)."""
-    d = 4
+    d, threads = 4, torch.get_num_threads()
+    torch.set_num_threads(1)  # thousands of tiny steps: one thread is fastest, and on a busy machine by far
     gen = torch.Generator().manual_seed(1)
     w = (3 * torch.randn(d, d, generator=gen, dtype=torch.float64)).requires_grad_()
     opt = torch.optim.Adam([w], lr=0.02)
@@ -32,6 +33,7 @@ def test_orthonormality_loss_is_minimized_by_orthonormal_features():
         orthonormality_loss(x @ w).backward()
         opt.step()
         sched.step()
+    torch.set_num_threads(threads)
     assert torch.allclose(w.detach().T @ w.detach(), torch.eye(d, dtype=torch.float64), atol=0.1)
     # on a large sample, orthonormal features score below scaled or stretched ones
     x = torch.randn(4096, d, generator=gen, dtype=torch.float64)

@@ -43,6 +43,7 @@ class AdaptConfig:
     eval_every: int = 5  # budget episodes between evaluations (evaluations are not charged)
     eval_episodes: int = 20
     seed: int = 0
+    threads: int = 1  # torch threads while adapting (batch-1 acting and small updates: one is fastest)
     # lola
     lookahead: int = 50  # H: steps per rollout before bootstrapping with F^T z_r
     latents: int = 8  # k rollouts from each shared start
@@ -165,10 +166,15 @@ class Adapter:
         self.next_eval = self.env.episodes_used + self.cfg.eval_every
 
     def run(self) -> dict:
-        self.evaluate(force=True)  # zero-shot, before any interaction
-        getattr(self, "_" + self.cfg.method)()
-        if self.curve[-1]["budget"] != round(self.env.episodes_used, 2):
-            self.evaluate(force=True)
+        threads = torch.get_num_threads()
+        torch.set_num_threads(self.cfg.threads)
+        try:
+            self.evaluate(force=True)  # zero-shot, before any interaction
+            getattr(self, "_" + self.cfg.method)()
+            if self.curve[-1]["budget"] != round(self.env.episodes_used, 2):
+                self.evaluate(force=True)
+        finally:
+            torch.set_num_threads(threads)
         zero = self.curve[0]["success"]
         return {"method": self.cfg.method, "env": self.env_id, "curve": self.curve, "zero_shot": self.curve[0],
                 "final": self.curve[-1], "worst_drop": max(0.0, zero - min(c["success"] for c in self.curve)),
