@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from anypolicy.bfm.adapt import AdaptConfig, Adapter, TaskValue
-from anypolicy.bfm.fb import FB, FBConfig, fb_loss, on_sphere, orthonormality_loss, reward_latent
+from anypolicy.bfm.fb import FB, FBConfig, fb_loss, orthonormality_loss, reward_latent
 
 TINY = FBConfig(z_dim=8, f_hidden=(32, 32), b_hidden=(32, 32), hidden=(32, 32))
 
