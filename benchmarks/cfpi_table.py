@@ -77,6 +77,7 @@ def main():
     p.add_argument("--plot", default=None)
     p.add_argument("--table-from", default=None, help="print the table of a saved --out JSON and exit")
     p.add_argument("--no-train", action="store_true", help="evaluate the finished runs only, train nothing")
+    p.add_argument("--train-only", nargs="+", default=None, help="train only these runs (mg sg vae iterative parl-...)")
     args = p.parse_args()
     if args.table_from:
         saved = json.loads(Path(args.table_from).read_text())
@@ -90,7 +91,8 @@ def main():
         for name, (recipe, sets) in runs_for(args.preset).items():
             dirs[name] = Path(args.runs) / f"{name}-s{seed}"
             steps = args.parl_steps if name.startswith("parl") else args.steps
-            if steps and not args.no_train and not (dirs[name] / "summary.json").exists():
+            wanted = args.train_only is None or name in args.train_only
+            if steps and wanted and not args.no_train and not (dirs[name] / "summary.json").exists():
                 sets = COMMON + [f"eval_every={steps}", f"checkpoint_every={steps}"] + sets
                 train(recipe, args.dataset, env=args.env, steps=steps, seed=seed, run_dir=dirs[name], overrides=sets)
         for row, (run, fields) in rows.items():

@@ -67,6 +67,52 @@ def iql_isg(name: str):
     return out
 
 
+def bfm_entries(name: str):
+    path = RAW / "bfm" / name
+    return json.loads(path.read_text()).values() if path.exists() else []
+
+
+def seed_of(entry) -> int:
+    return int(json.loads((Path(entry["run"]) / "config.json").read_text())["train"]["seed"]) \
+        if (Path(entry["run"]) / "config.json").exists() else int(entry["run"].rsplit("-s", 1)[1])
+
+
+def bfm_adaptation(name: str, budgets=(10, 25, 50)):
+    """Success of the zero-shot policy and of each adaptation method after 10 / 25 / 50 budget episodes
+    (the last evaluation at or before that budget)."""
+    out: dict = {}
+    for e in bfm_entries(name):
+        task, seed = e["zero_shot"]["env"], seed_of(e)
+        methods = [m for m in ("lola", "rela", "cem", "random", "finetune") if m in e]
+        if methods:
+            out.setdefault("zero-shot", {}).setdefault(task, {})[seed] = e[methods[0]]["curve"][0]["success"]
+        for m in methods:
+            for b in budgets:
+                point = [c for c in e[m]["curve"] if c["budget"] <= b + 1e-6][-1]
+                out.setdefault(f"{m}, {b} episodes", {}).setdefault(task, {})[seed] = point["success"]
+    return out
+
+
+def bfm_worst_drop(name: str):
+    out: dict = {}
+    for e in bfm_entries(name):
+        for m in ("lola", "rela", "cem", "random", "finetune"):
+            if m in e:
+                out.setdefault(m, {}).setdefault(e["zero_shot"]["env"], {})[seed_of(e)] = e[m]["worst_drop"]
+    return out
+
+
+def bfm_headroom(name: str):
+    out: dict = {}
+    for e in bfm_entries(name):
+        if "headroom" in e:
+            task, seed = e["zero_shot"]["env"], seed_of(e)
+            out.setdefault("z_r (10 episodes)", {}).setdefault(task, {})[seed] = e["headroom"]["z_r"]["success"]
+            out.setdefault(f"best of {e['headroom']['latents']} latents (10 episodes each)", {}).setdefault(
+                task, {})[seed] = e["headroom"]["best"]["success"]
+    return out
+
+
 def sweep_toy():
     out: dict = {}
     with (RAW / "sweep-toy-results.csv").open() as f:
@@ -82,7 +128,7 @@ def iql_cube_gpu():
             "BC (4 x 512, H100)": {"cube-single task 2": {0: success_at(RAW / "gpu-bc-4x512-s0-eval.csv", step)}}}
 
 
-TABLES = {  # block name: (document, scores, baseline of the probability of improvement)
+TABLES = {  # block name: (document, scores, baseline of the probability of improvement[, bold the best])
     "parl-toy": ("parl.md", parl_toy, "bc (diffusion)"),
     "parl-search": ("parl.md", parl_search, None),
     "cfpi-toy": ("cfpi.md", lambda: cfpi({"toy-nav": "toy.json"}), "MG-BC"),
@@ -90,6 +136,9 @@ TABLES = {  # block name: (document, scores, baseline of the probability of impr
                                               "scene": "scene.json"}), "MG-BC"),
     "cfpi-iql-toy": ("cfpi.md", lambda: iql_isg("iql-isg-toy.json"), "IQL"),
     "cfpi-iql-cube": ("cfpi.md", lambda: iql_isg("iql-isg-cube-single.json"), "IQL"),
+    "bfm-toy-adapt": ("bfm.md", lambda: bfm_adaptation("toy.json"), "zero-shot"),
+    "bfm-toy-drop": ("bfm.md", lambda: bfm_worst_drop("toy.json"), None, False),
+    "bfm-toy-headroom": ("bfm.md", lambda: bfm_headroom("toy.json"), None),
     "sweep-toy": ("evaluation.md", sweep_toy, "bc"),
     "iql-cube-gpu": ("iql-cube-single.md", iql_cube_gpu, None),
 }
@@ -101,9 +150,10 @@ def main():
     p.add_argument("--only", nargs="+", default=None, help="block names (default: all)")
     args = p.parse_args()
     by_doc: dict[str, dict[str, str]] = {}
-    for name, (doc, scores, baseline) in TABLES.items():
-        if args.only is None or name in args.only:
-            by_doc.setdefault(doc, {})[name] = score_table(scores(), baseline=baseline)
+    for name, (doc, scores, baseline, *bold) in TABLES.items():
+        values = scores() if args.only is None or name in args.only else None
+        if values:  # a table whose raw results do not exist yet is left as it is
+            by_doc.setdefault(doc, {})[name] = score_table(values, baseline=baseline, bold_best=bold != [False])
     stale = []
     for doc, tables in by_doc.items():
         path = RESULTS / doc
