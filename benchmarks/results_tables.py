@@ -113,6 +113,19 @@ def bfm_headroom(name: str):
     return out
 
 
+def bfm_zero_shot(name: str, baselines: str):
+    """FB zero-shot success per task and seed, beside single-policy baselines evaluated on the same tasks."""
+    task = lambda env: "task " + env.split("task")[-1].split("-")[0]  # noqa: E731
+    out: dict = {}
+    for e in bfm_entries(name):
+        out.setdefault("FB zero-shot (reward-free pretraining)", {}).setdefault(task(e["zero_shot"]["env"]), {})[
+            seed_of(e)] = e["zero_shot"]["success"]
+    labels = {"bc": "BC (task-agnostic)", "iql": "IQL trained on task 2's rewards"}
+    for r in bfm_entries(baselines):
+        out.setdefault(labels[r["recipe"]], {}).setdefault(task(r["env"]), {})[r["seed"]] = r["success"]
+    return out if any(k.startswith("FB") for k in out) else {}
+
+
 def sweep_toy():
     out: dict = {}
     with (RAW / "sweep-toy-results.csv").open() as f:
@@ -139,6 +152,7 @@ TABLES = {  # block name: (document, scores, baseline of the probability of impr
     "bfm-toy-adapt": ("bfm.md", lambda: bfm_adaptation("toy.json"), "zero-shot"),
     "bfm-toy-drop": ("bfm.md", lambda: bfm_worst_drop("toy.json"), None, False),
     "bfm-toy-headroom": ("bfm.md", lambda: bfm_headroom("toy.json"), None),
+    "bfm-cube-zero-shot": ("bfm.md", lambda: bfm_zero_shot("cube-single.json", "cube-single-bc-iql-tasks.json"), None),
     "sweep-toy": ("evaluation.md", sweep_toy, "bc"),
     "iql-cube-gpu": ("iql-cube-single.md", iql_cube_gpu, None),
 }
