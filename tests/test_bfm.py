@@ -130,3 +130,24 @@ def test_cli_zero_shot_and_adapt(toy_fb, tmp_path, capsys):
     assert main(["adapt", str(toy_fb), "--method", "bogus", "--episodes", "2"]) == 2
     assert "unknown adaptation method" in capsys.readouterr().err
     assert main(["eval", str(toy_fb), "--task", "3"]) == 2  # toy-nav has no numbered tasks
+
+
+@pytest.mark.parametrize("actor,policy", [("td3bc", "deterministic"), ("awr", "diffusion"), ("parl", "diffusion"),
+                                          ("parl", "gaussian")])
+def test_every_actor_extracts_a_latent_conditioned_policy_of_its_class(actor, policy):
+    import dataclasses
+
+    torch.manual_seed(0)
+    cfg = dataclasses.replace(TINY, actor=actor, policy=policy, hidden=(32, 2) if policy == "diffusion" else (32, 32),
+                              act_samples=4, parl_samples=6, parl_keep=2, parl_steps=2)
+    agent = FB(cfg, 4, 2, -np.ones(2), np.ones(2))
+    batch = {"observations": torch.randn(32, 4), "next_observations": torch.randn(32, 4),
+             "actions": torch.rand(32, 2) * 2 - 1, "masks": torch.ones(32), "rewards": torch.zeros(32)}
+    before = [p.detach().clone() for p in agent.policy.parameters()]
+    for _ in range(2):
+        metrics = agent.update(batch)
+    assert all(torch.isfinite(v) for v in metrics.values())
+    assert any(not torch.equal(a, b) for a, b in zip(before, agent.policy.parameters()))  # the actor learned
+    z = agent.goal_inference(np.zeros(4))
+    actions = agent.act(np.random.default_rng(0).normal(size=(5, 4)), z=z)  # best of 4 samples by F^T z
+    assert actions.shape == (5, 2) and np.all(np.abs(actions) <= 1 + 1e-6)

@@ -12,6 +12,8 @@ probability z_mix the B of a shuffled batch state):
     actor, awr (BREEZE-style, in-sample): V(s, z) expectile of min_k F_k(s, a, z)^T z on dataset actions, the
         policy's own loss weighted by exp(beta (Q - V)) (any policy class; with a diffusion policy and
         best-of-K acting this is BREEZE's extraction)
+    actor, parl: PA-RL's action optimization on F^T z (samples re-ranked, then gradient steps on the best,
+        the dataset action among the candidates), the best distilled with the policy's own loss (any class)
 
 Rewards are never read by `update`. Inference turns rewards or a goal into a latent:
     z_r = sqrt(d) normalize(E[B(s') r]),   z_g = B(g)   (B's output already lies on the sphere).
@@ -30,6 +32,7 @@ from anypolicy.agents.base import Agent, step
 from anypolicy.config import ConfigError
 from anypolicy.critics.losses import expectile_loss
 from anypolicy.critics.q import polyak_update
+from anypolicy.improve.action_opt import ActionOptimization, distillation_targets
 from anypolicy.nets.mlp import EnsembleMLP, mlp
 from anypolicy.policies import policy_from_config
 
@@ -48,13 +51,17 @@ class FBConfig:
     target_tau: float = 0.01  # Polyak rate of Fbar and Bbar
     ortho_weight: float = 1.0  # weight of L_ortho (BREEZE: 10)
     z_mix: float = 0.5  # fraction of latents taken from B of batch states
-    actor: str = "td3bc"  # td3bc (the actor maximizes F^T z near the data) or awr (in-sample, any class)
+    actor: str = "td3bc"  # td3bc (maximizes F^T z near the data), awr (in-sample, any class) or parl (any class)
     bc_alpha: float = 2.5  # td3bc: weight of the Q term against behavior cloning
     target_noise: float = 0.2  # td3bc: smoothing noise of the next action (fraction of the half-range)
     noise_clip: float = 0.3
     expectile: float = 0.99  # awr: V(s, z) expectile (BREEZE)
     beta: float = 3.0  # awr: inverse temperature of the advantage weights
     max_weight: float = 100.0
+    parl_samples: int = 16  # parl: policy samples per state, of which the best `parl_keep` by F^T z take
+    parl_keep: int = 4  # `parl_steps` gradient steps on the action; the best is distilled into the policy
+    parl_steps: int = 3
+    parl_step_size: float = 3e-4
     act_samples: int = 1  # >1: act with the argmax of F^T z over this many policy samples (BREEZE: 64)
     inference_samples: int = 100_000  # dataset transitions used for reward inference at evaluation
 
@@ -92,8 +99,10 @@ class FB(Agent):
 
     def __init__(self, cfg: FBConfig, obs_dim, action_dim, action_low, action_high, **kw):
         super().__init__(cfg, obs_dim, action_dim, action_low, action_high, **kw)
-        if cfg.actor not in ("td3bc", "awr"):
-            raise ConfigError(f"actor must be td3bc or awr, got '{cfg.actor}'.")
+        if cfg.actor not in ("td3bc", "awr", "parl"):
+            raise ConfigError(f"actor must be td3bc, awr or parl, got '{cfg.actor}'.")
+        self.improve = ActionOptimization(cfg.parl_samples, min(cfg.parl_keep, cfg.parl_samples), cfg.parl_steps,
+                                          cfg.parl_step_size)
         d = cfg.z_dim
         self.f = EnsembleMLP(2, (obs_dim, action_dim, d), cfg.f_hidden, d, layer_norm=True, activation=cfg.activation)
         self.b_net = mlp(obs_dim, cfg.b_hidden, d, layer_norm=True, activation=cfg.activation)
@@ -121,6 +130,10 @@ class FB(Agent):
 
     def actor_input(self, obs: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         return torch.cat([obs, z.expand(len(obs), -1)], -1)
+
+    def q_of_input(self, obs_z: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """Mean over heads of F^T z for actions [N, n, A], from the actor's input (s, z): [N, n]."""
+        return self.q_heads(obs_z[:, :self.obs_dim], actions, obs_z[:, self.obs_dim:]).mean(0)
 
     def sample_latents(self, next_obs: torch.Tensor) -> torch.Tensor:
         n, d = len(next_obs), self.cfg.z_dim
@@ -163,6 +176,12 @@ class FB(Agent):
             bc = (pi - actions).pow(2).mean()
             loss = -cfg.bc_alpha / q.abs().mean().detach() * q.mean() + bc
             return loss, {"actor_loss": loss.detach(), "bc_loss": bc.detach(), "q_pi": q.mean().detach()}
+        if cfg.actor == "parl":  # PA-RL: improve the policy's own samples against F^T z, distill the best
+            obs_z = self.actor_input(obs, z)
+            candidates = self.improve(obs_z, self.policy, self.q_of_input, self.action_low, self.action_high, actions)
+            targets, weights = distillation_targets(candidates)
+            loss = self.policy.loss(obs_z, targets, weights)
+            return loss, {"actor_loss": loss.detach(), "q_target_action": candidates.q.max(-1).values.mean().detach()}
         with torch.no_grad():
             q = self.q_heads(obs, actions, z).min(0).values
         v = self.v(obs, z)[0, :, 0]
