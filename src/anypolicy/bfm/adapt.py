@@ -305,9 +305,10 @@ class Adapter:
             if episode == 1:  # no updates on the first episode's data alone
                 self.evaluate()
                 continue
+            data = [torch.as_tensor(np.array(x), dtype=torch.float32) for x in zip(*buffer)]  # once per episode
             for _ in range(cfg.updates_per_step * (len(buffer) - start)):
-                idx = self.rng.integers(len(buffer), size=min(cfg.batch_size, len(buffer)))
-                o, a, r, o2, term = (torch.as_tensor(np.array(x), dtype=torch.float32) for x in zip(*[buffer[i] for i in idx]))
+                idx = torch.as_tensor(self.rng.integers(len(buffer), size=min(cfg.batch_size, len(buffer))))
+                o, a, r, o2, term = (x[idx] for x in data)
                 o, o2 = agent.normalize(o), agent.normalize(o2)
                 z = z_param.detach().expand(len(o), -1)
                 with torch.no_grad():
