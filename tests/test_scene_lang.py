@@ -112,3 +112,30 @@ def test_reset_reproduces_each_symbolic_state():
             assert reached == state, (i, state, reached)
     finally:
         env.close()
+
+
+def test_annotation_windows_hold_exactly_one_event_and_a_training_phrasing():
+    class Play:  # two 100-step episodes: a button press at 70 in the first, two presses 10 apart in the second
+        extras = {"qpos": np.zeros((200, 25)), "button_states": np.ones((200, 2), np.int64)}
+
+        @staticmethod
+        def episode_slices():
+            return [slice(0, 100), slice(100, 200)]
+
+    Play.extras["qpos"][:, 14:17] = RIGHT
+    Play.extras["button_states"][70:100, 0] = 0  # lock_drawer at 70
+    Play.extras["button_states"][150:160, 1] = 0  # lock_window at 150, unlock_window at 160
+    w = sl.annotate(Play, window=64, offsets=(0, 8, 16))
+    train = {p for tr, _ in sl.TEMPLATES.values() for p in tr}
+    # episode 1: windows ending at 70, 78 and 86; episode 2: every window that fits in the episode holds both
+    # presses, so none is kept
+    spans = list(zip(w["start"].tolist(), w["end"].tolist(), w["task"].tolist()))
+    assert spans[:3] == [(6, 70, "lock_drawer"), (14, 78, "lock_drawer"), (22, 86, "lock_drawer")]
+    assert len(spans) == 3
+    for s, e, task in spans:
+        inside = sl.events([sl.abstract_state(Play.extras["qpos"][i], Play.extras["button_states"][i])
+                            for i in range(s, e + 1)])
+        assert [t for _, t in inside] == [task]  # exactly the labelled event inside the window
+    assert set(w["instruction"]) <= train
+    for task, phrase in zip(w["task"], w["instruction"]):
+        assert phrase in sl.TEMPLATES[task][0]

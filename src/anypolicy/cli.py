@@ -12,6 +12,15 @@ from pathlib import Path
 def _data_make(args) -> None:
     from anypolicy.data import ogbench as og
 
+    if args.source in ("ogbench:scene-play-lang", "scene-play-lang"):  # play data + language windows
+        from collections import Counter
+
+        from anypolicy.data.scene_lang import make_lang_dataset
+
+        path, windows = make_lang_dataset(args.episodes, args.workers, args.seed, args.force)
+        print(f"{path} ({len(windows['task'])} language windows: "
+              f"{', '.join(f'{t} {n}' for t, n in sorted(Counter(windows['task']).items()))})")
+        return
     path = og.generate(args.source, episodes=args.episodes, workers=args.workers, seed=args.seed, force=args.force)
     print(path)
 

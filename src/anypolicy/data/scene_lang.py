@@ -193,3 +193,43 @@ def reset_to(env, state: dict, seed: int, settle_steps: int = 5):
     for _ in range(settle_steps):  # let the scene settle with zero actions
         obs, _, _, _, info = env.step(np.zeros(env.action_space.shape, dtype=np.float32))
     return obs, info, abstract_state(info["qpos"], info["button_states"])
+
+
+# --- language annotation of play data --------------------------------------------------------------------
+def annotate(dataset, window: int = 64, offsets=(0, 8, 16), seed: int = 0) -> dict:
+    """CALVIN-style language windows of a scene play dataset (with its qpos and button_states extras):
+    for each subtask event at step t_e, windows [t_e + k - window, t_e + k] for k in `offsets` that stay in
+    one episode and contain no other event; each gets a training-template instruction. Returns arrays
+    start, end (dataset indices, end inclusive), task, instruction."""
+    if "qpos" not in dataset.extras or "button_states" not in dataset.extras:
+        raise ValueError("language annotation needs scene play data with qpos and button_states (ogbench:scene-play).")
+    rng = np.random.default_rng(seed)
+    qpos, buttons = dataset.extras["qpos"], dataset.extras["button_states"]
+    out = {"start": [], "end": [], "task": [], "instruction": []}
+    for ep in dataset.episode_slices():
+        found = events([abstract_state(qpos[i], buttons[i]) for i in range(ep.start, ep.stop)])
+        times = np.array([t for t, _ in found])
+        for t_e, task in found:
+            for k in offsets:
+                s, e = t_e + k - window, t_e + k
+                if s < 0 or e >= ep.stop - ep.start or np.sum((times > s) & (times <= e)) != 1:
+                    continue
+                out["start"].append(ep.start + s)
+                out["end"].append(ep.start + e)
+                out["task"].append(task)
+                out["instruction"].append(instruction(task, rng))
+    return {"start": np.array(out["start"], np.int64), "end": np.array(out["end"], np.int64),
+            "task": np.array(out["task"]), "instruction": np.array(out["instruction"])}
+
+
+def make_lang_dataset(episodes: int = 100, workers: int | None = None, seed: int = 0, force: bool = False):
+    """Generate (or reuse) scene play data and its language windows, saved beside it as lang.npz."""
+    from anypolicy.data import ogbench as og
+    from anypolicy.data.storage import read_minari
+
+    path = og.generate("ogbench:scene-play", episodes=episodes, workers=workers, seed=seed, force=force)
+    out = path / "lang.npz"
+    if force or not out.exists():
+        windows = annotate(read_minari(path), seed=seed)
+        np.savez(out, **windows)
+    return path, dict(np.load(out))
