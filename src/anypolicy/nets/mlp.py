@@ -27,15 +27,19 @@ def mlp(in_dim: int, hidden: tuple[int, ...], out_dim: int, layer_norm: bool = F
 
 
 class EnsembleLinear(nn.Module):
-    """E independent linear layers applied to x [E, B, in] with one batched matmul."""
+    """E independent linear layers applied to x [E, B, in] with one batched matmul. Without `bias` the
+    layer keeps a fixed zero bias (a buffer, so older checkpoints that trained one still load)."""
 
-    def __init__(self, ensemble: int, in_dim: int, out_dim: int):
+    def __init__(self, ensemble: int, in_dim: int, out_dim: int, bias: bool = True):
         super().__init__()
         self.weight = nn.Parameter(torch.empty(ensemble, in_dim, out_dim))
-        self.bias = nn.Parameter(torch.empty(ensemble, 1, out_dim))
         bound = 1.0 / math.sqrt(in_dim)  # the same init as nn.Linear, member by member
         nn.init.uniform_(self.weight, -bound, bound)
-        nn.init.uniform_(self.bias, -bound, bound)
+        init = torch.empty(ensemble, 1, out_dim).uniform_(-bound, bound)  # drawn either way: same random stream
+        if bias:
+            self.bias = nn.Parameter(init)
+        else:
+            self.register_buffer("bias", torch.zeros(ensemble, 1, out_dim))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.baddbmm(self.bias, x, self.weight)
@@ -61,10 +65,9 @@ class EnsembleMLP(nn.Module):
                  layer_norm: bool = True, activation: str = "gelu"):
         super().__init__()
         self.ensemble = ensemble
-        self.first = nn.ModuleList(EnsembleLinear(ensemble, d, hidden[0]) for d in in_dims)
-        with torch.no_grad():  # a single bias for the first layer
-            for layer in self.first[1:]:
-                layer.bias.zero_()
+        # one bias for the first layer, as one linear layer over the concatenated inputs has (two trained
+        # biases would move the sum twice as fast under Adam)
+        self.first = nn.ModuleList(EnsembleLinear(ensemble, d, hidden[0], bias=i == 0) for i, d in enumerate(in_dims))
         self.norms = nn.ModuleList(EnsembleLayerNorm(ensemble, h) if layer_norm else nn.Identity() for h in hidden)
         self.hidden = nn.ModuleList(EnsembleLinear(ensemble, a, b) for a, b in zip(hidden[:-1], hidden[1:]))
         self.out = EnsembleLinear(ensemble, hidden[-1], out_dim)
