@@ -120,9 +120,15 @@ def bfm_zero_shot(name: str, baselines: str):
     for e in bfm_entries(name):
         out.setdefault("FB zero-shot (reward-free pretraining)", {}).setdefault(task(e["zero_shot"]["env"]), {})[
             seed_of(e)] = e["zero_shot"]["success"]
-    labels = {"bc": "BC (task-agnostic)", "iql": "IQL trained on task 2's rewards"}
+    labels = {"bc": "BC (task-agnostic, 200k)", "iql": "IQL trained on task 2's rewards (200k)"}
     for r in bfm_entries(baselines):
         out.setdefault(labels[r["recipe"]], {}).setdefault(task(r["env"]), {})[r["seed"]] = r["success"]
+    per_task = sorted((RAW / "bfm").glob("iql-task*-s*-summary.json"))
+    if len(per_task) == 5:  # IQL trained on each task's own rewards
+        for path in per_task:
+            summary = json.loads(path.read_text())
+            out.setdefault("IQL trained per task (20k)", {}).setdefault(task(summary["env"]), {})[
+                summary["seed"]] = summary["final_eval"]["success"]
     return out if any(k.startswith("FB") for k in out) else {}
 
 
