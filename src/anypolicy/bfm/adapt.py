@@ -109,14 +109,17 @@ class TaskValue:
 
     def __call__(self, obs_n: torch.Tensor, actions: torch.Tensor, z: torch.Tensor, f=None) -> torch.Tensor:
         """obs_n: normalized observations [N, S]; z [N, d]."""
-        f = (f or self.agent.f)(obs_n, actions, z).mean(0)
+        f = (self.agent.f if f is None else f)(obs_n, actions, z).mean(0)
         return self.scale * (f * self.z_r).sum(-1) + self.offset
 
 
 def _act(agent: FB, obs: np.ndarray, z: torch.Tensor, policy=None) -> torch.Tensor:
-    """The deterministic action of pi(s, z) (a fine-tuned copy of the policy when given)."""
-    obs_n = agent.normalize(torch.as_tensor(np.asarray(obs, np.float32)).reshape(1, -1))
-    return (policy or agent.policy).act(agent.actor_input(obs_n, z.reshape(1, -1)), deterministic=True)[0]
+    """The deterministic action of pi(s, z) for one observation [S] -> [A] or a batch [n, S] -> [n, A]
+    (a fine-tuned copy of the policy when given)."""
+    obs = np.asarray(obs, np.float32)
+    obs_n = agent.normalize(torch.as_tensor(obs).reshape(-1, obs.shape[-1]))
+    actions = (policy or agent.policy).act(agent.actor_input(obs_n, z.reshape(1, -1)), deterministic=True)
+    return actions if obs.ndim == 2 else actions[0]
 
 
 def run_episode(agent, env: BudgetedEnv, z, seed: int, max_steps: int | None = None, policy=None, noise=0.0,
@@ -146,6 +149,8 @@ class Adapter:
     def __init__(self, agent: FB, env_id: str, next_obs, rewards, cfg: AdaptConfig):
         if cfg.method not in METHODS:
             raise ConfigError(f"unknown adaptation method '{cfg.method}'; choose one of {', '.join(METHODS)}.")
+        if cfg.method == "lola" and cfg.latents < 2:
+            raise ConfigError("lola needs at least 2 latents per iteration (its baseline leaves one out).")
         self.agent, self.env_id, self.cfg = agent.eval(), env_id, cfg
         self.value = TaskValue(agent, next_obs, rewards, cfg.discount)
         self.z = self.value.z_r.clone()
@@ -160,7 +165,7 @@ class Adapter:
         if not force and self.env.episodes_used < self.next_eval:
             return
         z, policy = self.z.detach().clone(), self.policy
-        act = lambda o: np.stack([_act(self.agent, x, z, policy).detach().numpy() for x in o])  # noqa: E731
+        act = lambda o: _act(self.agent, o, z, policy).detach().numpy()  # noqa: E731
         result = evaluate(act, self.env_id, self.cfg.eval_episodes, seed=10_000 + self.cfg.seed, num_envs=10)
         self.curve.append({**result, "budget": round(self.env.episodes_used, 2)})
         self.next_eval = self.env.episodes_used + self.cfg.eval_every
@@ -191,10 +196,11 @@ class Adapter:
             latents = on_sphere(mu.detach() + cfg.sigma * eps)
             returns = []
             for z in latents:  # the same start for every latent: one reset seed per iteration
-                ret = self._lookahead(z, seed=cfg.seed * 100_003 + iteration)
-                returns.append(ret)
+                if self.env.left <= 0:
+                    break
+                returns.append(self._lookahead(z, seed=cfg.seed * 100_003 + iteration))
             iteration += 1
-            if len(returns) < 2 or self.env.left <= 0 and len(returns) < cfg.latents:
+            if len(returns) < cfg.latents:  # the budget ran out mid-iteration: no update from a partial set
                 break
             r = torch.tensor(returns)
             advantages = r - (r.sum() - r) / (len(r) - 1)  # leave-one-out baseline
@@ -328,7 +334,8 @@ class Adapter:
                     if not finetune:
                         z_param.copy_(on_sphere(z_param))
                     torch._foreach_lerp_(list(residual_target.parameters()), list(residual.parameters()), cfg.target_tau)
-                    torch._foreach_lerp_(list(f_target.parameters()), list(f.parameters()), cfg.target_tau)
+                    if finetune:  # rela's F is frozen: its target never moves
+                        torch._foreach_lerp_(list(f_target.parameters()), list(f.parameters()), cfg.target_tau)
             self.z = z_param.detach().clone()
             self.evaluate()
 
