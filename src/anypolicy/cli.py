@@ -89,6 +89,14 @@ def _eval(args) -> None:
     if args.task is not None:
         raise ConfigError("--task selects the task of a zero-shot evaluation: only fb runs have one.")
     agent, tcfg = load_agent(args.run_dir)
+    if args.chains or args.subtask:  # language runs: CALVIN-style instruction chains on scene
+        from anypolicy.hierarchy.chains import evaluate_chains
+
+        if not hasattr(agent, "act_language"):
+            raise ConfigError("--chains evaluates language recipes (lcd, lcd-mlp, lcd-flat).")
+        result = evaluate_chains(agent, args.chains or 100, seed=tcfg.seed, held_out=args.phrasings == "held-out",
+                                 task=args.subtask)
+        return print(json.dumps({**result, "phrasings": args.phrasings}, indent=2))
     if args.set:  # acting settings, e.g. operator=lse (cfpi), act_improve=sg (iql), act_search=cem-policy (parl)
         from anypolicy.config import override, parse_assignments
 
@@ -207,6 +215,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="an acting setting of the recipe for this evaluation, e.g. act_improve=sg (iql)")
     p.add_argument("--task", type=int, default=None, help="fb runs: the task to infer z_r for (default: the run's)")
+    p.add_argument("--chains", type=int, default=None, help="language runs: instruction chains of 5 to evaluate")
+    p.add_argument("--phrasings", choices=["held-out", "training"], default="held-out",
+                   help="language runs: instruction phrasings (held-out ones are never seen in training)")
+    p.add_argument("--subtask", default=None, help="language runs: single-instruction chains of this subtask")
     p.add_argument("--video", action="store_true", help="also record rollouts offscreen to RUN_DIR/videos/")
     p.add_argument("--video-episodes", type=int, default=2)
     p.add_argument("--video-format", choices=["gif", "mp4"], default="gif")

@@ -53,6 +53,16 @@ class Agent(nn.Module):
     def before_update(self, step: int, data: dict[str, torch.Tensor] | None) -> None:
         """Hook before update number `step` of a run (1-based), with the offline data's tensors."""
 
+    @classmethod
+    def offline_data(cls, tcfg, acfg, device):
+        """Recipes with data of their own (the language recipes) return (sampler, dims, (mean, std));
+        None: the training loop's transitions of `tcfg.dataset`."""
+        return None
+
+    def evaluate_run(self, tcfg, episodes: int) -> dict | None:
+        """Recipes evaluated otherwise than by episodes of `tcfg.env` (language chains) return metrics."""
+        return None
+
     def before_eval(self, data: dict[str, torch.Tensor] | None) -> None:
         """Hook before an evaluation during training, with the offline data's tensors (FB infers its task
         latent here)."""
@@ -95,6 +105,9 @@ RECIPES: dict[str, str] = {  # recipe name -> "module:Class"; imported on use
     "cfpi-onestep": "anypolicy.agents.cfpi:CFPI",
     "cfpi-iterative": "anypolicy.agents.cfpi:IterativeCFPI",
     "fb": "anypolicy.bfm.fb:FB",
+    "lcd": "anypolicy.hierarchy.lcd:LCD",
+    "lcd-mlp": "anypolicy.hierarchy.lcd:LCDMLP",
+    "lcd-flat": "anypolicy.hierarchy.lcd:LCDFlat",
 }
 
 

@@ -14,6 +14,7 @@ from anypolicy.data.dataset import Dataset, DatasetError
 from anypolicy.data.storage import read_any
 
 OGBENCH_SINGLETASK = re.compile(r"^(visual-)?(cube-\w+|scene|puzzle-\dx\d)-singletask(-task(\d))?-v0$")
+LANGUAGE_DATASET = "ogbench:scene-play-lang"
 TOY_ENVS = {"toy-nav", "toy-nav-corner"}  # toy-<task>: datasets toy:<task> (envs/toy.py GOALS)
 
 
@@ -48,6 +49,8 @@ def default_env_for(spec: str) -> str:
     """The environment a dataset spec is evaluated in when --env is not given."""
     if spec.startswith("toy:"):
         return "toy-" + spec[len("toy:"):]
+    if spec == LANGUAGE_DATASET:  # evaluated by instruction chains (hierarchy/chains.py)
+        return "scene-v0"
     if spec.startswith("ogbench:"):
         domain, _ = og.parse_source(spec)
         return og.singletask_env_id(domain, og.DEFAULT_TASK[domain])
@@ -64,6 +67,9 @@ def load_dataset(spec: str, env_id: str | None = None, episodes: int | None = No
             raise DatasetError(f"unknown toy dataset '{spec}': the built-in ones are "
                                f"{', '.join('toy:' + t for t in GOALS)}.")
         return make_dataset(episodes or 300, seed=seed, task=task)
+    if spec == LANGUAGE_DATASET:
+        raise DatasetError(f"{spec} holds language windows for the recipes lcd, lcd-mlp and lcd-flat; other recipes "
+                           "train on ogbench:scene-play.")
     if spec.startswith("ogbench:"):
         domain, _ = og.parse_source(spec)
         task = og.DEFAULT_TASK[domain]

@@ -94,3 +94,24 @@ class CachedEncoder:
         if new:
             self.cache.update(zip(new, self.encoder.encode(new)))
         return np.stack([self.cache[s] for s in sentences])
+
+
+_ENCODERS: dict[str, CachedEncoder] = {}
+
+
+def cached_encoder(name: str = "minilm") -> CachedEncoder:
+    """The encoder a config names ("minilm", or package.module:Class built without arguments), loaded once
+    per process and caching its embeddings."""
+    if name not in _ENCODERS:
+        if name == "minilm":
+            encoder = MiniLMEncoder()
+        else:
+            from anypolicy.policies.adapter import import_class
+
+            encoder = import_class(name)()
+        if not hasattr(encoder, "encode") or not hasattr(encoder, "dim"):
+            from anypolicy.config import ConfigError
+
+            raise ConfigError(f"language encoder '{name}' needs encode(list[str]) -> [n, dim] and a dim attribute.")
+        _ENCODERS[name] = CachedEncoder(encoder)
+    return _ENCODERS[name]

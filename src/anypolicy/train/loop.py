@@ -165,6 +165,9 @@ def run_eval(agent: Agent, tcfg: TrainConfig, episodes: int | None = None) -> di
     devices = [agent.obs_mean.device] if agent.obs_mean.device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices):  # evaluation never disturbs the training random streams,
         torch.manual_seed(tcfg.seed + 4)  # and a checkpoint evaluates the same whenever it is evaluated
+        own = agent.evaluate_run(tcfg, episodes or tcfg.eval_episodes)
+        if own is not None:
+            return own
         return evaluate(lambda o: agent.act(o, deterministic=True), tcfg.env, episodes or tcfg.eval_episodes,
                         seed=tcfg.seed, num_envs=tcfg.eval_envs)
 
@@ -200,6 +203,9 @@ def make_sampler(tcfg: TrainConfig, acfg, dataset, device) -> OfflineSampler:
 
 def training_data(tcfg: TrainConfig, acfg, device):
     """The offline sampler, the dimensions an agent is built with, and observation statistics (or Nones)."""
+    own = recipe_class(tcfg.recipe).offline_data(tcfg, acfg, device)
+    if own is not None:
+        return own
     dataset = load_dataset(tcfg.dataset, tcfg.env, episodes=tcfg.dataset_episodes, seed=0)
     dims = {"obs_dim": dataset.obs_dim, "action_dim": dataset.action_dim,
             "action_low": dataset.action_low.tolist(), "action_high": dataset.action_high.tolist()}

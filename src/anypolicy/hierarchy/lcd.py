@@ -1,0 +1,242 @@
+"""Language control diffusion (LCD, thesis ch. 4, Algorithm 4) and its two baselines.
+
+    lcd       1. low level: a goal-conditioned policy pi(a | s, E(g)) with its encoder E, trained by hindsight
+                 relabelling (g is the state k ~ U{1..c} steps ahead in the same episode), any policy class;
+              2. E frozen, the latents of every dataset state cached (standardized);
+              3. high level: a diffusion model over the next H latent goals z_{t+c}, ..., z_{t+Hc} given z_t and
+                 the instruction's embedding, trained on the language windows (t anywhere inside a window,
+                 goals past its end repeat its last state); acting: plan with DDIM every c steps and follow
+                 the first goal with the low level for c steps.
+    lcd-mlp   the same low level; the high level regresses z_{t+c} from (z_t, instruction) with an MLP.
+    lcd-flat  no hierarchy: a language-conditioned policy (diffusion by default) on the windows' steps.
+
+`steps` counts both stages of lcd and lcd-mlp: the first `low_steps` train the low level. Evaluation runs
+CALVIN-style instruction chains on scene (hierarchy/chains.py).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from anypolicy.agents.base import Agent, step
+from anypolicy.config import ConfigError
+from anypolicy.envs.registry import LANGUAGE_DATASET
+from anypolicy.hierarchy.planner import GoalDiffusion
+from anypolicy.nets.mlp import mlp
+from anypolicy.policies import policy_from_config
+
+
+@dataclass
+class FlatConfig:
+    policy: str = "diffusion"  # policy class (the project's contract); the flat baseline's default is diffusion
+    policy_options: str = ""  # class-specific options, e.g. "steps=10,sampler=ddim"
+    hidden: tuple[int, ...] | None = None  # policy size (None: the class's default)
+    activation: str = "gelu"
+    lr: float = 3e-4
+    lang_dim: int = 384  # instruction embedding size (all-MiniLM-L6-v2: 384)
+    language_encoder: str = "minilm"  # minilm, or package.module:Class with encode(list[str]) and dim
+    holdout_task: str = ""  # a subtask whose windows are kept out of language training (zero-shot test)
+    goal_steps: int = 8  # c: steps between the planner's goals (lcd, lcd-mlp), kept here for the shared sampler
+    horizon: int = 8  # H: goals per plan
+
+
+@dataclass
+class LCDConfig(FlatConfig):
+    policy: str = "gaussian"  # the low-level policy class
+    hidden: tuple[int, ...] | None = (256, 256)
+    latent_dim: int = 16  # size of E(s), the planner's space
+    encoder_hidden: tuple[int, ...] = (256, 256)
+    low_steps: int = 20_000  # updates of the low level; the rest of `steps` train the high level
+    planner_width: int = 64  # temporal U-Net channels
+    diffusion_steps: int = 100  # training noise levels of the planner
+    ddim_steps: int = 10  # planner sampling steps
+    planner_lr: float = 2e-4
+
+
+class LanguageSampler:
+    """Batches for the three language recipes, drawn together so every recipe consumes one random stream:
+    low level (observations, actions, hindsight goals k ~ U{1..c} ahead, clipped to the episode), high level
+    (hl_indices [B, H + 1]: a step t inside a language window and t + c, ..., t + Hc clipped to the window's
+    end; lang [B, L]) and flat (flat_observations / flat_actions at t)."""
+
+    def __init__(self, dataset, windows: dict, embed, goal_steps: int, horizon: int, device, holdout_task: str = ""):
+        from anypolicy.data.scene_lang import SUBTASKS
+
+        if holdout_task and holdout_task not in SUBTASKS:
+            raise ConfigError(f"holdout_task '{holdout_task}' is not a subtask: {', '.join(SUBTASKS)}.")
+        keep = windows["task"] != holdout_task
+        if not keep.any():
+            raise ConfigError("no language windows left to train on.")
+        to = lambda x, dt=torch.float32: torch.as_tensor(np.asarray(x), dtype=dt, device=device)  # noqa: E731
+        last = np.empty(len(dataset), np.int64)
+        for ep in dataset.episode_slices():
+            last[ep] = ep.stop - 1
+        self.data = {"observations": to(dataset.observations.reshape(len(dataset), -1)), "actions": to(dataset.actions),
+                     "episode_last": to(last, torch.long)}
+        self.start, self.end = to(windows["start"][keep], torch.long), to(windows["end"][keep], torch.long)
+        self.lang = to(embed(list(windows["instruction"][keep])))
+        self.c, self.horizon, self.size, self.device = goal_steps, horizon, len(dataset), torch.device(device)
+
+    def sample(self, batch_size: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
+        def randint(high, size=(batch_size,)):
+            return torch.randint(high, size, generator=generator, device=generator.device).to(self.device)
+
+        d = self.data
+        idx = randint(self.size)
+        goal = torch.minimum(idx + 1 + randint(self.c), d["episode_last"][idx])
+        w = randint(len(self.start))
+        length = self.end[w] - self.start[w]
+        t = self.start[w] + (torch.rand(batch_size, generator=generator, device=generator.device).to(self.device)
+                             * length).long()
+        seq = torch.minimum(t[:, None] + self.c * torch.arange(self.horizon + 1, device=self.device), self.end[w, None])
+        return {"observations": d["observations"][idx], "actions": d["actions"][idx],
+                "goals": d["observations"][goal], "hl_indices": seq, "lang": self.lang[w],
+                "flat_observations": d["observations"][t], "flat_actions": d["actions"][t]}
+
+
+class LanguageAgent(Agent):
+    """Shared by the language recipes: their own data (scene play + language windows), acting from an
+    instruction embedding, and chain evaluation."""
+
+    capturable = False  # stages and re-planning are Python decisions
+
+    @classmethod
+    def offline_data(cls, tcfg, acfg, device):
+        from anypolicy.data.scene_lang import make_lang_dataset
+        from anypolicy.data.storage import read_minari
+        from anypolicy.hierarchy.language import cached_encoder
+
+        if tcfg.dataset != LANGUAGE_DATASET:
+            raise ConfigError(f"recipe {tcfg.recipe} trains on {LANGUAGE_DATASET} (scene play data with language "
+                              f"windows), not '{tcfg.dataset}'.")
+        if hasattr(acfg, "low_steps") and not 0 < acfg.low_steps < tcfg.steps:
+            raise ConfigError(f"low_steps ({acfg.low_steps}) must lie between 0 and steps ({tcfg.steps}): the rest "
+                              "train the high level.")
+        path, windows = make_lang_dataset(tcfg.dataset_episodes or 100)
+        dataset = read_minari(path)
+        encoder = cached_encoder(acfg.language_encoder)
+        if encoder.dim != acfg.lang_dim:
+            raise ConfigError(f"the language encoder gives {encoder.dim}-D embeddings; set lang_dim={encoder.dim}.")
+        sampler = LanguageSampler(dataset, windows, encoder.encode, acfg.goal_steps, acfg.horizon, device,
+                                  acfg.holdout_task)
+        dims = {"obs_dim": dataset.obs_dim, "action_dim": dataset.action_dim,
+                "action_low": dataset.action_low.tolist(), "action_high": dataset.action_high.tolist()}
+        return sampler, dims, dataset.observation_stats()
+
+    def evaluate_run(self, tcfg, episodes: int) -> dict:
+        """`episodes` instruction chains from the 32 start states, held-out phrasings."""
+        from anypolicy.hierarchy.chains import evaluate_chains
+
+        return evaluate_chains(self, episodes, seed=tcfg.seed)
+
+    def initial_goals(self, n: int) -> torch.Tensor:
+        return torch.zeros(n, 0, device=self.obs_mean.device)
+
+    @torch.no_grad()
+    def act_language(self, obs, lang, goals, replan):
+        """obs [n, S], lang [n, L] (tensors), goals from `initial_goals` or the previous call, replan [n] bool
+        -> (actions [n, A], goals)."""
+        raise NotImplementedError
+
+
+class LCDFlat(LanguageAgent):
+    Config = FlatConfig
+
+    def __init__(self, cfg: FlatConfig, obs_dim, action_dim, action_low, action_high, **kw):
+        super().__init__(cfg, obs_dim, action_dim, action_low, action_high, **kw)
+        self.policy = policy_from_config(cfg, obs_dim + cfg.lang_dim, action_dim, action_low, action_high)
+        self.policy_opt = self.make_optimizer(self.policy, cfg.lr)
+
+    def update(self, batch):
+        obs = torch.cat([self.normalize(batch["flat_observations"]), batch["lang"]], -1)
+        loss = self.policy.loss(obs, batch["flat_actions"])
+        step(self.policy_opt, loss)
+        self.after_policy_step()
+        return {"policy_loss": loss.detach()}
+
+    @torch.no_grad()
+    def act_language(self, obs, lang, goals, replan):
+        return self.policy.act(torch.cat([self.normalize(obs), lang], -1), deterministic=True), goals
+
+
+class LCD(LanguageAgent):
+    Config = LCDConfig
+
+    def __init__(self, cfg: LCDConfig, obs_dim, action_dim, action_low, action_high, **kw):
+        super().__init__(cfg, obs_dim, action_dim, action_low, action_high, **kw)
+        self.encoder = mlp(obs_dim, tuple(cfg.encoder_hidden), cfg.latent_dim, activation=cfg.activation)
+        self.policy = policy_from_config(cfg, obs_dim + cfg.latent_dim, action_dim, action_low, action_high)
+        self.policy_opt = self.make_optimizer(torch.nn.ModuleList([self.policy, self.encoder]), cfg.lr)  # E learns through pi
+        self.build_high_level(cfg)
+        self.high_opt = self.make_optimizer(self.high, cfg.planner_lr)
+        self.register_buffer("latent_mean", torch.zeros(cfg.latent_dim))
+        self.register_buffer("latent_std", torch.ones(cfg.latent_dim))
+        self.latents: torch.Tensor | None = None  # standardized E(s) of every dataset state (not saved: rebuilt)
+        self.high_stage = False
+
+    def build_high_level(self, cfg):
+        self.high = GoalDiffusion(cfg.latent_dim, cfg.horizon, cfg.latent_dim + cfg.lang_dim, cfg.planner_width,
+                                  cfg.diffusion_steps, cfg.ddim_steps)
+
+    def embed(self, obs_normalized):
+        return self.encoder(obs_normalized)
+
+    @torch.no_grad()
+    def cache_latents(self, observations: torch.Tensor) -> None:
+        """Freeze E: latents of every dataset state, standardized by their own statistics."""
+        z = torch.cat([self.embed(self.normalize(o)) for o in observations.split(65_536)])
+        self.latent_mean.copy_(z.mean(0))
+        self.latent_std.copy_(z.std(0).clamp_min(1e-6))
+        self.latents = (z - self.latent_mean) / self.latent_std
+
+    def before_update(self, step, data):
+        self.high_stage = step > self.cfg.low_steps
+        if self.high_stage and self.latents is None:
+            self.cache_latents(data["observations"])
+
+    def update(self, batch):
+        if not self.high_stage:
+            goal = self.embed(self.normalize(batch["goals"]))
+            loss = self.policy.loss(torch.cat([self.normalize(batch["observations"]), goal], -1), batch["actions"])
+            step(self.policy_opt, loss)
+            self.after_policy_step()
+            return {"low_loss": loss.detach()}
+        z = self.latents[batch["hl_indices"]]  # [B, H + 1, d]
+        loss = self.high_loss(z[:, 1:], torch.cat([z[:, 0], batch["lang"]], -1))
+        step(self.high_opt, loss)
+        return {"high_loss": loss.detach()}
+
+    def high_loss(self, goals, cond):
+        return self.high.loss(goals, cond)
+
+    def next_goal(self, cond):
+        """The first planned goal, standardized."""
+        return self.high.sample(cond)[:, 0]
+
+    def initial_goals(self, n: int) -> torch.Tensor:
+        return torch.zeros(n, self.cfg.latent_dim, device=self.obs_mean.device)
+
+    @torch.no_grad()
+    def act_language(self, obs, lang, goals, replan):
+        obs_n = self.normalize(obs)
+        if replan.any():
+            goals = goals.clone()
+            z = (self.embed(obs_n[replan]) - self.latent_mean) / self.latent_std
+            goals[replan] = self.next_goal(torch.cat([z, lang[replan]], -1)) * self.latent_std + self.latent_mean
+        return self.policy.act(torch.cat([obs_n, goals], -1), deterministic=True), goals
+
+
+class LCDMLP(LCD):
+    """The MLP high-level baseline: z_{t+c} regressed from (z_t, instruction)."""
+
+    def build_high_level(self, cfg):
+        self.high = mlp(cfg.latent_dim + cfg.lang_dim, (256, 256), cfg.latent_dim, activation=cfg.activation)
+
+    def high_loss(self, goals, cond):
+        return F.mse_loss(self.high(cond), goals[:, 0])
+
+    def next_goal(self, cond):
+        return self.high(cond)
