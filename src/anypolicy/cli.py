@@ -17,7 +17,7 @@ def _data_make(args) -> None:
 
         from anypolicy.data.scene_lang import make_lang_dataset
 
-        path, windows = make_lang_dataset(args.episodes, args.workers, args.seed, args.force)
+        path, windows = make_lang_dataset(args.episodes, args.workers, args.seed, args.force, args.drawer_boost)
         print(f"{path} ({len(windows['task'])} language windows: "
               f"{', '.join(f'{t} {n}' for t, n in sorted(Counter(windows['task']).items()))})")
         return
@@ -172,6 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--force", action="store_true", help="regenerate even if cached")
+    p.add_argument("--drawer-boost", type=float, default=0.0,
+                   help="scene-play-lang: extra probability that a cube target goes into the open drawer")
     p.set_defaults(func=_data_make)
     p = data.add_parser("info", help="sizes, returns, success rates and action statistics")
     p.add_argument("dataset")

@@ -83,7 +83,23 @@ def _scene_is_healthy(qpos: np.ndarray) -> bool:
     return not (too_right or lost_left)
 
 
-def _collect_episodes(domain: str, kind: str, seed: int, episode_ids: list[int], steps: int) -> list[dict]:
+def _boost_drawer_target(env, p: float, ob, info):
+    """scene: a cube target chosen while the drawer is open moves into the drawer with extra probability p
+    (put_cube_in_drawer is rare in play data; design note lcd_on_ogbench.md, section 2)."""
+    base = env.unwrapped
+    if p <= 0 or info["privileged/target_task"] != "cube" or base._data.joint("drawer_slide").qpos[0] >= -0.12:
+        return ob, info
+    if np.random.rand() >= p:
+        return ob, info
+    import mujoco
+
+    base._data.mocap_pos[base._cube_target_mocap_ids[0]] = base._drawer_center + np.r_[np.random.uniform(-0.005, 0.005, 2), 0]
+    mujoco.mj_kinematics(base._model, base._data)
+    return base.compute_observation(), base.get_reset_info()
+
+
+def _collect_episodes(domain: str, kind: str, seed: int, episode_ids: list[int], steps: int,
+                      drawer_boost: float = 0.0) -> list[dict]:
     import warnings
 
     import gymnasium as gym
@@ -103,6 +119,7 @@ def _collect_episodes(domain: str, kind: str, seed: int, episode_ids: list[int],
             env.action_space.seed(int(np.random.randint(2**31)))
             p_stack = {"cube-single": 0.0, "cube-double": np.random.uniform(0.0, 0.25)}.get(domain, 0.5)
             xi = np.random.uniform(0, 0.1)
+            ob, info = _boost_drawer_target(env, drawer_boost, ob, info)
             agent = oracles[info["privileged/target_task"]]
             agent.reset(ob, info)
             obs, acts, rews = [ob], [], []
@@ -121,7 +138,8 @@ def _collect_episodes(domain: str, kind: str, seed: int, episode_ids: list[int],
                 ob, reward, terminated, truncated, info = env.step(action)
                 done = terminated or truncated
                 if agent.done:
-                    agent_ob, agent_info = env.unwrapped.set_new_target(p_stack=p_stack)
+                    agent_ob, agent_info = _boost_drawer_target(env, drawer_boost,
+                                                                *env.unwrapped.set_new_target(p_stack=p_stack))
                     agent = oracles[agent_info["privileged/target_task"]]
                     agent.reset(agent_ob, agent_info)
                 obs.append(ob)
@@ -143,14 +161,19 @@ def _collect_episodes(domain: str, kind: str, seed: int, episode_ids: list[int],
 
 
 def generate(source: str, episodes: int = FULL_EPISODES, workers: int | None = None, seed: int = 0,
-             steps: int = EPISODE_STEPS, force: bool = False, progress: bool = True) -> Path:
-    """Generate (or find in the cache) an OGBench dataset; returns its Minari directory."""
+             steps: int = EPISODE_STEPS, force: bool = False, progress: bool = True, drawer_boost: float = 0.0) -> Path:
+    """Generate (or find in the cache) an OGBench dataset; returns its Minari directory. `drawer_boost`
+    (scene only) sends extra cube targets into the open drawer."""
     domain, kind = parse_source(source)
+    if drawer_boost and domain != "scene":
+        raise DatasetError("drawer_boost applies to scene data only.")
     if episodes < 1:
         raise DatasetError(f"--episodes must be at least 1, got {episodes}.")
     path = cache_path(domain, kind, episodes, seed)
     if steps != EPISODE_STEPS:
         path = path.with_name(path.name.replace("-v0", f"-t{steps}-v0"))
+    if drawer_boost:
+        path = path.with_name(path.name.replace("-v0", f"-b{drawer_boost:g}-v0"))
     if is_minari_dir(path) and not force:
         return path
     import gymnasium as gym
@@ -160,11 +183,11 @@ def generate(source: str, episodes: int = FULL_EPISODES, workers: int | None = N
     chunks = [list(range(episodes))[i::workers] for i in range(workers)]
     t0 = time.perf_counter()
     if workers == 1:
-        results = [_collect_episodes(domain, kind, seed, chunks[0], steps)]
+        results = [_collect_episodes(domain, kind, seed, chunks[0], steps, drawer_boost)]
     else:
         with ProcessPoolExecutor(workers) as pool:
             results = list(pool.map(_collect_episodes, [domain] * workers, [kind] * workers, [seed] * workers,
-                                    chunks, [steps] * workers))
+                                    chunks, [steps] * workers, [drawer_boost] * workers))
     by_id = {}
     for chunk, eps in zip(chunks, results):
         by_id.update(zip(chunk, eps))
@@ -174,7 +197,7 @@ def generate(source: str, episodes: int = FULL_EPISODES, workers: int | None = N
     env = gym.make(DOMAINS[domain])
     metadata = {
         "name": f"ogbench:{domain}-{kind}", "source": "ogbench-oracle", "domain": domain, "kind": kind,
-        "episodes": episodes, "seed": seed, "episode_steps": steps, "workers": workers,
+        "episodes": episodes, "seed": seed, "episode_steps": steps, "workers": workers, "drawer_boost": drawer_boost,
         "generation_seconds": round(elapsed, 2), "steps_per_second": round(n_steps / elapsed, 1),
         "versions": _versions(),
     }

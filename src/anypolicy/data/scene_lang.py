@@ -222,12 +222,15 @@ def annotate(dataset, window: int = 64, offsets=(0, 8, 16), seed: int = 0) -> di
             "task": np.array(out["task"]), "instruction": np.array(out["instruction"])}
 
 
-def make_lang_dataset(episodes: int = 100, workers: int | None = None, seed: int = 0, force: bool = False):
-    """Generate (or reuse) scene play data and its language windows, saved beside it as lang.npz."""
+def make_lang_dataset(episodes: int = 100, workers: int | None = None, seed: int = 0, force: bool = False,
+                      drawer_boost: float = 0.0):
+    """Generate (or reuse) scene play data and its language windows, saved beside it as lang.npz;
+    `drawer_boost` sends extra cube targets into the open drawer (the rare put_cube_in_drawer)."""
     from anypolicy.data import ogbench as og
     from anypolicy.data.storage import read_minari
 
-    path = og.generate("ogbench:scene-play", episodes=episodes, workers=workers, seed=seed, force=force)
+    path = og.generate("ogbench:scene-play", episodes=episodes, workers=workers, seed=seed, force=force,
+                       drawer_boost=drawer_boost)
     out = path / "lang.npz"
     if force or not out.exists():
         windows = annotate(read_minari(path), seed=seed)

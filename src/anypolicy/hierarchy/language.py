@@ -96,15 +96,35 @@ class CachedEncoder:
         return np.stack([self.cache[s] for s in sentences])
 
 
+class HashingEncoder:
+    """Bag of words hashed into `dim` signed buckets, unit norm: no weights and no notion of synonyms (a
+    floor for what a pretrained encoder adds, and a fast stand-in in tests)."""
+
+    def __init__(self, dim: int = 384):
+        self.dim = dim
+
+    def encode(self, sentences: list[str]) -> np.ndarray:
+        import zlib
+
+        out = np.zeros((len(sentences), self.dim), np.float32)
+        for i, sentence in enumerate(sentences):
+            for word in sentence.lower().replace("'", " ").split():
+                h = zlib.crc32(word.encode())
+                out[i, h % self.dim] += 1.0 if (h >> 16) & 1 else -1.0
+        return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)
+
+
 _ENCODERS: dict[str, CachedEncoder] = {}
 
 
 def cached_encoder(name: str = "minilm") -> CachedEncoder:
-    """The encoder a config names ("minilm", or package.module:Class built without arguments), loaded once
-    per process and caching its embeddings."""
+    """The encoder a config names ("minilm", "hashing", or package.module:Class built without arguments),
+    loaded once per process and caching its embeddings."""
     if name not in _ENCODERS:
         if name == "minilm":
             encoder = MiniLMEncoder()
+        elif name == "hashing":
+            encoder = HashingEncoder()
         else:
             from anypolicy.policies.adapter import import_class
 

@@ -37,7 +37,8 @@ class FlatConfig:
     activation: str = "gelu"
     lr: float = 3e-4
     lang_dim: int = 384  # instruction embedding size (all-MiniLM-L6-v2: 384)
-    language_encoder: str = "minilm"  # minilm, or package.module:Class with encode(list[str]) and dim
+    language_encoder: str = "minilm"  # minilm, hashing (no weights), or package.module:Class with encode(list[str]) and dim
+    drawer_boost: float = 0.0  # data: extra probability of cube targets in the open drawer (the rare subtask)
     holdout_task: str = ""  # a subtask whose windows are kept out of language training (zero-shot test)
     goal_steps: int = 8  # c: steps between the planner's goals (lcd, lcd-mlp), kept here for the shared sampler
     horizon: int = 8  # H: goals per plan
@@ -115,7 +116,7 @@ class LanguageAgent(Agent):
         if hasattr(acfg, "low_steps") and not 0 < acfg.low_steps < tcfg.steps:
             raise ConfigError(f"low_steps ({acfg.low_steps}) must lie between 0 and steps ({tcfg.steps}): the rest "
                               "train the high level.")
-        path, windows = make_lang_dataset(tcfg.dataset_episodes or 100)
+        path, windows = make_lang_dataset(tcfg.dataset_episodes or 100, drawer_boost=acfg.drawer_boost)
         dataset = read_minari(path)
         encoder = cached_encoder(acfg.language_encoder)
         if encoder.dim != acfg.lang_dim:

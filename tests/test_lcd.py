@@ -1,0 +1,210 @@
+"""Language control diffusion: the planner, the samplers' relabelling, the two training stages, re-planning,
+exact resume across the stage switch, and chain evaluation (oracle, teleport check, single-task chains)."""
+import numpy as np
+import pytest
+import torch
+
+from anypolicy.config import ConfigError
+from anypolicy.data import scene_lang as sl
+from anypolicy.data.dataset import Dataset
+from anypolicy.hierarchy.chains import OracleController, add_teleport_check, run_chains, single_task_chains
+from anypolicy.hierarchy.language import HashingEncoder
+from anypolicy.hierarchy.lcd import LCD, LCDConfig, LanguageSampler
+from anypolicy.hierarchy.planner import GoalDiffusion
+
+
+def test_planner_learns_a_goal_sequence_per_condition():
+    """Two conditions, each with its own fixed 4-step goal sequence: DDIM samples land on the right one."""
+    torch.manual_seed(0)
+    targets = torch.tensor([[[1.0, -1.0]] * 4, [[-1.0, 0.5], [-0.5, 0.5], [0.0, 0.5], [0.5, 0.5]]])
+    planner = GoalDiffusion(2, 4, cond_dim=2, width=32, train_steps=50, sample_steps=10)
+    opt = torch.optim.Adam(planner.parameters(), lr=2e-3)
+    for _ in range(400):
+        which = torch.randint(2, (64,))
+        loss = planner.loss(targets[which], torch.eye(2)[which])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    samples = planner.sample(torch.eye(2).repeat_interleave(16, 0))
+    err = (samples - targets.repeat_interleave(16, 0)).abs().mean(dim=(1, 2))
+    assert samples.shape == (32, 4, 2)
+    assert err.median() < 0.15, err
+    with pytest.raises(ValueError, match="even"):
+        GoalDiffusion(2, 5, cond_dim=2)
+
+
+def make_play(n_episodes=2, length=50, obs_dim=3):
+    n = n_episodes * length
+    obs = np.arange(n, dtype=np.float32)[:, None].repeat(obs_dim, 1)  # a state's value is its own index
+    return Dataset(observations=obs, actions=np.zeros((n, 2), np.float32), rewards=np.zeros(n, np.float32),
+                   next_observations=obs + 1, terminals=np.zeros(n, bool),
+                   timeouts=np.tile(np.r_[np.zeros(length - 1, bool), True], n_episodes),
+                   episode_ids=np.repeat(np.arange(n_episodes), length),
+                   action_low=-np.ones(2, np.float32), action_high=np.ones(2, np.float32))
+
+
+WINDOWS = {"start": np.array([5, 60]), "end": np.array([30, 90]), "task": np.array(["lock_drawer", "open_window"]),
+           "instruction": np.array(["lock the drawer", "open the window"])}
+
+
+def test_sampler_relabels_goals_inside_episodes_and_windows():
+    sampler = LanguageSampler(make_play(), WINDOWS, HashingEncoder(8).encode, goal_steps=4, horizon=3, device="cpu")
+    batch = sampler.sample(4096, torch.Generator().manual_seed(0))
+    idx, goal = batch["observations"][:, 0].long(), batch["goals"][:, 0].long()
+    ahead = goal - idx
+    assert (idx // 50 == goal // 50).all()  # never across an episode
+    assert ahead.min() >= 0 and ahead.max() == 4
+    assert set(ahead[idx % 50 < 45].tolist()) == {1, 2, 3, 4}  # U{1..c} where the episode does not cut it
+    seq = batch["hl_indices"]
+    assert seq.shape == (4096, 4)
+    first = seq[:, 0]
+    in_a, in_b = (first >= 5) & (first < 30), (first >= 60) & (first < 90)
+    assert (in_a | in_b).all()
+    end = torch.where(in_a, 30, 90)
+    assert torch.equal(seq, torch.minimum(first[:, None] + 4 * torch.arange(4), end[:, None]))
+    assert torch.equal(batch["flat_observations"][:, 0].long(), first)
+    emb = torch.as_tensor(HashingEncoder(8).encode(["lock the drawer", "open the window"]))
+    assert torch.allclose(batch["lang"], torch.where(in_a[:, None], emb[0], emb[1]))
+
+
+def test_held_out_subtask_never_reaches_language_training():
+    sampler = LanguageSampler(make_play(), WINDOWS, HashingEncoder(8).encode, 4, 3, "cpu", holdout_task="lock_drawer")
+    batch = sampler.sample(512, torch.Generator().manual_seed(0))
+    assert (batch["hl_indices"][:, 0] >= 60).all()  # only the open_window window
+    with pytest.raises(ConfigError, match="not a subtask"):
+        LanguageSampler(make_play(), WINDOWS, HashingEncoder(8).encode, 4, 3, "cpu", holdout_task="fly")
+
+
+def small_lcd(**kw):
+    cfg = LCDConfig(hidden=(32, 32), encoder_hidden=(32,), latent_dim=4, planner_width=16, lang_dim=8, horizon=2,
+                    low_steps=2, **kw)
+    torch.manual_seed(0)
+    return LCD(cfg, 3, 2, -np.ones(2), np.ones(2))
+
+
+def test_stages_train_their_own_networks_and_freeze_the_encoder():
+    agent = small_lcd()
+    sampler = LanguageSampler(make_play(), WINDOWS, HashingEncoder(8).encode, 4, 2, "cpu")
+    gen = torch.Generator().manual_seed(0)
+    snap = lambda m: [p.detach().clone() for p in m.parameters()]  # noqa: E731
+    changed = lambda before, m: any(not torch.equal(a, b) for a, b in zip(before, m.parameters()))  # noqa: E731
+    for step in (1, 2, 3):
+        low, enc, high = snap(agent.policy), snap(agent.encoder), snap(agent.high)
+        agent.before_update(step, sampler.data)
+        metrics = agent.update(sampler.sample(16, gen))
+        if step <= 2:
+            assert "low_loss" in metrics and changed(low, agent.policy) and changed(enc, agent.encoder)
+            assert not changed(high, agent.high) and agent.latents is None
+        else:
+            assert "high_loss" in metrics and changed(high, agent.high)
+            assert not changed(low, agent.policy) and not changed(enc, agent.encoder)
+    z = agent.latents  # standardized latents of all 100 states
+    assert z.shape == (100, 4)
+    assert torch.allclose(z.mean(0), torch.zeros(4), atol=1e-5) and torch.allclose(z.std(0), torch.ones(4), atol=1e-4)
+
+
+def test_goals_are_replanned_only_where_asked():
+    agent = small_lcd().eval()
+    obs, lang = torch.randn(3, 3), torch.randn(3, 8)
+    goals = agent.initial_goals(3)
+    actions, goals = agent.act_language(obs, lang, goals, torch.tensor([True, True, True]))
+    assert actions.shape == (3, 2) and (actions.abs() <= 1).all()
+    kept = goals.clone()
+    _, new = agent.act_language(obs, lang, goals, torch.tensor([False, True, False]))
+    assert torch.equal(new[[0, 2]], kept[[0, 2]]) and not torch.equal(new[1], kept[1])
+
+
+def test_lcd_resumes_exactly_across_the_stage_switch(tmp_path):
+    from anypolicy.train.loop import load_agent, resume, train
+
+    sets = ["dataset_episodes=2", "language_encoder=hashing", "hidden=32,32", "encoder_hidden=32", "latent_dim=4",
+            "planner_width=16", "horizon=2", "low_steps=20", "batch_size=32", "eval_every=0", "eval_episodes=1",
+            "checkpoint_every=15", "log_every=10", "progress=false", "tensorboard=false", "threads=1"]
+    full = train("lcd", "ogbench:scene-play-lang", steps=40, run_dir=tmp_path / "full", overrides=sets)
+    part = train("lcd", "ogbench:scene-play-lang", steps=40, run_dir=tmp_path / "part", overrides=sets, stop_after=15)
+    resume(part)  # 15 low-level steps saved; the switch to the planner happens after the restart
+    a, _ = load_agent(full)
+    b, _ = load_agent(part)
+    for (name, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items()):
+        assert torch.equal(x, y), name
+    assert not torch.equal(a.latent_std, torch.ones_like(a.latent_std))  # the latent statistics were saved
+
+
+def test_language_recipes_refuse_other_datasets_and_bad_stages():
+    from anypolicy.train.loop import train
+
+    with pytest.raises(ConfigError, match="scene-play-lang"):
+        train("lcd-flat", "toy:nav", steps=10, overrides=["language_encoder=hashing"])
+    with pytest.raises(ConfigError, match="low_steps"):
+        train("lcd", "ogbench:scene-play-lang", steps=10, overrides=["low_steps=10"])
+
+
+def test_oracle_completes_a_chain_and_single_task_chains_are_feasible():
+    state = {"drawer": "closed", "window": "closed", "lock_drawer": 1, "lock_window": 0, "cube": "left"}
+    chain = ["lock_drawer", "unlock_window", "open_window"]
+    assert sl.chain_ok(state, chain)
+    result = run_chains(OracleController(1), [(state, chain)], horizon=240, num_envs=1)
+    assert result["avg_len"] == 3 and result["success_3"] == 100.0 and result["teleports"] == 0
+    for start, tasks in single_task_chains("put_cube_in_drawer", 10):
+        assert tasks == ["put_cube_in_drawer"] and sl.feasible("put_cube_in_drawer", start)
+
+
+def test_a_teleported_cube_fails_the_chain():
+    env = add_teleport_check(sl.make_scene_env())
+    try:
+        sl.reset_to(env, sl.symbolic_states()[0], seed=0)
+        env.unwrapped.teleported = False
+        base = env.unwrapped
+        base._data.joint("object_joint_0").qpos[:3] = (5.0, 5.0, 0.02)  # far out of the workspace
+        _, _, _, _, info = env.step(np.zeros(5, np.float32))
+        assert base.teleported
+        assert np.linalg.norm(info["qpos"][14:16]) < 1.0  # scene put it back: without the flag this would pass
+    finally:
+        env.close()
+
+
+class TeleportingController:
+    """Moves the cube out of bounds on its first action."""
+    seconds, actions = 0.0, 0
+
+    def make_env(self):
+        return add_teleport_check(sl.make_scene_env())
+
+    def begin(self, *args):
+        self.env = args[1]
+
+    def act(self, slots, *rest):
+        self.env.unwrapped._data.joint("object_joint_0").qpos[:3] = (5.0, 5.0, 0.02)
+        return np.zeros((len(slots), 5), np.float32)
+
+
+def test_chain_runner_counts_teleports_as_failures():
+    start = {"drawer": "closed", "window": "closed", "lock_drawer": 1, "lock_window": 1, "cube": "right"}
+    result = run_chains(TeleportingController(), [(start, ["move_cube_left"])], num_envs=1)
+    assert result["teleports"] == 1 and result["success_1"] == 0.0
+
+
+def test_drawer_boost_sends_cube_targets_into_the_open_drawer_only():
+    import gymnasium
+    import ogbench  # noqa: F401
+
+    from anypolicy.data.ogbench import _boost_drawer_target
+
+    env = gymnasium.make("scene-v0", terminate_at_goal=False, mode="data_collection")
+    try:
+        base = env.unwrapped
+        env.reset(seed=0)
+        target = lambda: base._data.mocap_pos[base._cube_target_mocap_ids[0]].copy()  # noqa: E731
+        info = {"privileged/target_task": "cube"}
+        for drawer, expect_moved in ((-0.16, True), (0.0, False)):
+            base._data.joint("drawer_slide").qpos[0] = drawer
+            base._data.mocap_pos[base._cube_target_mocap_ids[0]] = (0.35, 0.1, 0.02)
+            _, new_info = _boost_drawer_target(env, 1.0, None, info)
+            moved = np.linalg.norm(target()[:2] - base._drawer_center[:2]) < 0.01
+            assert moved == expect_moved
+            if moved:  # the oracle is handed the new target
+                assert np.allclose(new_info["privileged/target_block_pos"], target())
+        _, same = _boost_drawer_target(env, 1.0, None, {"privileged/target_task": "button"})
+        assert same["privileged/target_task"] == "button"
+    finally:
+        env.close()
