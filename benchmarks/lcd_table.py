@@ -7,6 +7,8 @@ writes one JSON per run under --out.
         --runs /work/runs/lcd --out docs/results/raw/lcd
     ... --oracle                       # the scripted upper bound on the same chains
     ... --methods lcd --holdout-task lock_drawer   # zero-shot on a subtask kept out of high-level training
+                                                   # (and the ordinary run on the same single-task chains)
+    .venv/bin/python benchmarks/results_tables.py   # regenerate the tables in lcd.md
 """
 import argparse
 import json
@@ -67,6 +69,15 @@ def main():
                 result[phrasing] = evaluate_chains(agent, args.chains, seed=0, held_out=phrasing == "held-out", task=task)
                 print(tag, phrasing, {k: round(v, 2) for k, v in result[phrasing].items()}, flush=True)
             (out / f"{tag}.json").write_text(json.dumps(result, indent=2))
+            reference = Path(args.runs) / f"{method}-s{seed}"
+            if args.holdout_task and (out / f"{method}-s{seed}.json").exists():  # the same chains, subtask trained on
+                agent, _ = load_agent(reference)
+                result = {**json.loads((out / f"{method}-s{seed}.json").read_text()), "holdout_task": args.holdout_task,
+                          "method": f"{method} (subtask in training)"}
+                for phrasing in ("held-out", "training"):
+                    result[phrasing] = evaluate_chains(agent, args.chains, seed=0, held_out=phrasing == "held-out",
+                                                       task=args.holdout_task)
+                (out / f"{method}-with-{args.holdout_task}-s{seed}.json").write_text(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from anypolicy.evaluate.tables import score_table, update_blocks
+from anypolicy.evaluate.tables import chain_table, score_table, update_blocks
 
 RESULTS = Path(__file__).resolve().parent.parent / "docs" / "results"
 RAW = RESULTS / "raw"
@@ -161,7 +161,24 @@ TABLES = {  # block name: (document, scores, baseline of the probability of impr
     "bfm-cube-zero-shot": ("bfm.md", lambda: bfm_zero_shot("cube-single.json", "cube-single-bc-iql-tasks.json"), None),
     "sweep-toy": ("evaluation.md", sweep_toy, "bc"),
     "iql-cube-gpu": ("iql-cube-single.md", iql_cube_gpu, None),
+    "lcd-held-out": ("lcd.md", lambda: lcd_chains("held-out"), None),
+    "lcd-training": ("lcd.md", lambda: lcd_chains("training"), None),
+    "lcd-holdout-held-out": ("lcd.md", lambda: lcd_chains("held-out", "lock_drawer"), None),
+    "lcd-holdout-training": ("lcd.md", lambda: lcd_chains("training", "lock_drawer"), None),
 }
+
+
+def lcd_chains(phrasing: str, holdout: str = ""):
+    """benchmarks/lcd_table.py results: {method: [per-seed chain metrics]}, the oracle last."""
+    out: dict = {}
+    for path in sorted((RAW / "lcd").glob("*-s*.json")):
+        r = json.loads(path.read_text())
+        if r["holdout_task"] == holdout:
+            out.setdefault(r["method"], []).append({**r[phrasing], "train_seconds": r["train_seconds"]})
+    oracle = RAW / "lcd" / "oracle.json"
+    if out and oracle.exists() and not holdout:
+        out["scripted oracle (plan oracles, retried)"] = [json.loads(oracle.read_text())]
+    return chain_table(out, length=1 if holdout else 5) if out else None
 
 
 def main():
@@ -172,7 +189,9 @@ def main():
     by_doc: dict[str, dict[str, str]] = {}
     for name, (doc, scores, baseline, *bold) in TABLES.items():
         values = scores() if args.only is None or name in args.only else None
-        if values:  # a table whose raw results do not exist yet is left as it is
+        if isinstance(values, str):  # a finished table (instruction chains)
+            by_doc.setdefault(doc, {})[name] = values
+        elif values:  # a table whose raw results do not exist yet is left as it is
             by_doc.setdefault(doc, {})[name] = score_table(values, baseline=baseline, bold_best=bold != [False])
     stale = []
     for doc, tables in by_doc.items():

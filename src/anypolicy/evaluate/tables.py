@@ -24,8 +24,8 @@ def matrix(by_task: dict[str, dict[int, float]], tasks: list[str]) -> np.ndarray
     return np.array(columns, dtype=np.float64).T
 
 
-def _interval(point: float, lo: float, hi: float) -> str:
-    return f"{point:.1f} [{lo:.1f}, {hi:.1f}]"
+def _interval(point: float, lo: float, hi: float, digits: int = 1) -> str:
+    return f"{point:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
 
 
 def score_table(scores: Scores, baseline: str | None = None, reps: int = 2000, seed: int = 0,
@@ -54,6 +54,24 @@ def score_table(scores: Scores, baseline: str | None = None, reps: int = 2000, s
         if baseline:
             row.append("-" if method == baseline else
                        f"{stats.probability_of_improvement(m, matrix(scores[baseline], tasks)):.2f}")
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def chain_table(runs: dict[str, list[dict]], length: int = 5, reps: int = 2000, seed: int = 0) -> str:
+    """Instruction-chain results (hierarchy/chains.py), one row per method over its seeds: success at
+    chain lengths 1..length (mean over seeds), average completed length with a 95% bootstrap interval over
+    seeds and the per-seed values, training minutes and milliseconds per action (means)."""
+    header = ["method", *(f"{k}/{length}" for k in range(1, length + 1)), "avg len [95% CI]", "per seed",
+              "train min", "ms / action"]
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    for method, results in runs.items():
+        lengths = np.array([[r["avg_len"]] for r in results])
+        row = [method, *(f"{np.mean([r.get(f'success_{k}', 0.0) for r in results]):.1f}" for k in range(1, length + 1)),
+               _interval(*stats.bootstrap_ci(lengths, stats.METRICS["mean"], reps, seed=seed), digits=2),
+               " / ".join(f"{v:.2f}" for v in lengths[:, 0]),
+               "-" if results[0].get("train_seconds") is None else f"{np.mean([r['train_seconds'] for r in results]) / 60:.1f}",
+               f"{np.mean([r['ms_per_action'] for r in results]):.2f}"]
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
 
