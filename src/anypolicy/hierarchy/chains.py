@@ -4,7 +4,7 @@ Each instruction gets at most `horizon` steps; it succeeds when its subtask is a
 instruction started in (data/scene_lang.py), then the next one follows without a reset; the first failure
 ends the chain. A cube the simulator teleports (its "numerical instability" reset) fails the chain. Reported:
 the share of chains with at least k instructions done (k = 1..length), the average completed length, and
-the controller's time per action. Chains run in lockstep on several environments in one process, so a
+the controller's time per action, and per subtask the % of its attempts that succeeded. Chains run in lockstep on several environments in one process, so a
 learned agent acts on a batch.
 
 Controllers: a trained language agent (`AgentController`) or the scripted plan oracles (`OracleController`,
@@ -153,6 +153,7 @@ def run_chains(controller, chains, horizon: int = 240, num_envs: int = 8, seed: 
     length = max(len(c) for _, c in chains)
     envs = [controller.make_env() for _ in range(min(num_envs, len(chains)))]
     completed, teleports, env_steps = np.zeros(len(chains), int), 0, 0
+    tried, done = dict.fromkeys(sl.SUBTASKS, 0), dict.fromkeys(sl.SUBTASKS, 0)  # per subtask, chains' instructions
     queue, slots = iter(range(len(chains))), [None] * len(envs)
 
     def start(j):
@@ -165,6 +166,7 @@ def run_chains(controller, chains, horizon: int = 240, num_envs: int = 8, seed: 
         obs, info, state = reset(env, chains[i][0], seed + i) if reset else sl.reset_to(env, chains[i][0], seed + i)
         env.unwrapped.teleported = False
         slots[j] = {"chain": i, "k": 0, "t": 0, "start": state, "obs": obs, "info": info}
+        tried[chains[i][1][0]] += 1
         controller.begin(j, env, chains[i][1][0], obs, info)
 
     for j in range(len(envs)):
@@ -186,12 +188,14 @@ def run_chains(controller, chains, horizon: int = 240, num_envs: int = 8, seed: 
                 teleports += 1
                 start(j)
             elif sl.achieved(chain[s["k"]], s["start"], state):
+                done[chain[s["k"]]] += 1
                 s["k"] += 1
                 completed[s["chain"]] = s["k"]
                 if s["k"] == len(chain):
                     start(j)
                 else:
                     s["t"], s["start"] = 0, state
+                    tried[chain[s["k"]]] += 1
                     controller.begin(j, env, chain[s["k"]], s["obs"], s["info"])
             elif s["t"] >= horizon:
                 start(j)
@@ -200,6 +204,7 @@ def run_chains(controller, chains, horizon: int = 240, num_envs: int = 8, seed: 
     out.update(avg_len=float(completed.mean()), chains=len(chains), teleports=teleports, env_steps=env_steps,
                steps_per_s=env_steps / max(wall, 1e-9),
                ms_per_action=1000.0 * controller.seconds / max(controller.actions, 1))
+    out.update({f"subtask_{t}": 100.0 * done[t] / tried[t] for t in sl.SUBTASKS if tried[t]})  # % of attempts
     return out
 
 
