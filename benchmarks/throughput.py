@@ -2,9 +2,9 @@
 
 For each algorithm both sides get batch 256, hidden layers 256x256 with ReLU and no LayerNorm (d3rlpy's
 default encoder), two Q heads, Adam, the same observations/actions/rewards (regenerated cube-single-play,
-task 2 labels). Matched settings: IQL (expectile 0.7, beta 3); CQL (10 uniform + policy actions per state,
+task 2 labels). Matched settings: BC (deterministic policy, MSE, lr 1e-3); IQL (expectile 0.7, beta 3); CQL (10 uniform + policy actions per state,
 conservative weight 5, fixed: d3rlpy's Lagrangian alpha off via alpha_learning_rate=0, learned SAC
-temperature on both sides); TD3+BC (alpha 2.5, policy delay 2, target smoothing 0.2 / 0.5). Each timed
+temperature on both sides); Cal-QL (the same, Monte-Carlo returns as the lower bound); TD3+BC (alpha 2.5, policy delay 2, target smoothing 0.2 / 0.5). Each timed
 block samples a batch and updates every network, as a training loop does; the contenders alternate within
 each round so machine noise hits all of them; medians and ratios to d3rlpy are reported.
 
@@ -24,8 +24,10 @@ import torch
 
 AS_D3RLPY = {"activation": "relu", "critic_layer_norm": False}
 ANYPOLICY = {  # recipe -> (class path, config overrides matching d3rlpy's defaults)
+    "bc": ("anypolicy.agents.bc:BC", {"activation": "relu", "policy": "deterministic", "hidden": (256, 256), "lr": 1e-3}),
     "iql": ("anypolicy.agents.iql:IQL", {**AS_D3RLPY, "expectile": 0.7, "beta": 3.0}),
     "cql": ("anypolicy.agents.calql:CQL", {**AS_D3RLPY, "cql_alpha": 5.0, "cql_actions": 10}),
+    "calql": ("anypolicy.agents.calql:CalQL", {**AS_D3RLPY, "cql_alpha": 5.0, "cql_actions": 10}),
     "td3bc": ("anypolicy.agents.td3bc:TD3BC", {**AS_D3RLPY, "alpha": 2.5}),
 }
 
@@ -41,7 +43,7 @@ def anypolicy_runner(ds, device, algo, compile=False, precision="fp32", **extra)
     torch.manual_seed(0)
     config = cls.Config(**{k: v for k, v in {**cfg, **extra}.items() if hasattr(cls.Config, k)})
     agent = cls(config, ds.obs_dim, ds.action_dim, ds.action_low, ds.action_high).to(device)
-    sampler = OfflineSampler(ds, device)
+    sampler = OfflineSampler(ds, device, discount=0.99 if getattr(config, "needs_mc_returns", False) else None)
     gen = torch.Generator(device=device).manual_seed(0)
     from anypolicy.train.loop import with_precision
 
@@ -61,9 +63,12 @@ def d3rlpy_runner(ds, device, algo):
     timeouts = ds.timeouts & ~ds.terminals  # d3rlpy ends an episode at a terminal; never both
     dataset = d3rlpy.dataset.MDPDataset(ds.observations, ds.actions, ds.rewards, ds.terminals.astype(np.float32),
                                         timeouts.astype(np.float32))
-    config = {"iql": lambda: d3rlpy.algos.IQLConfig(batch_size=256),
+    config = {"bc": lambda: d3rlpy.algos.BCConfig(batch_size=256),
+              "iql": lambda: d3rlpy.algos.IQLConfig(batch_size=256),
               "cql": lambda: d3rlpy.algos.CQLConfig(batch_size=256, alpha_learning_rate=0.0, conservative_weight=5.0,
                                                     n_action_samples=10),
+              "calql": lambda: d3rlpy.algos.CalQLConfig(batch_size=256, alpha_learning_rate=0.0, conservative_weight=5.0,
+                                                        n_action_samples=10),
               "td3bc": lambda: d3rlpy.algos.TD3PlusBCConfig(batch_size=256)}[algo]()
     learner = config.create(device="cuda:0" if device.startswith("cuda") else False)
     learner.build_with_dataset(dataset)
