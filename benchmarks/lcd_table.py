@@ -30,6 +30,8 @@ def main():
     p.add_argument("--chains", type=int, default=64)
     p.add_argument("--holdout-task", default="")
     p.add_argument("--oracle", action="store_true")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="extra config, e.g. policy=diffusion")
+    p.add_argument("--label", default="", help="suffix of the run names and table rows for --set variants")
     p.add_argument("--runs", default="runs/lcd")
     p.add_argument("--out", default="docs/results/raw/lcd")
     args = p.parse_args()
@@ -48,12 +50,14 @@ def main():
 
     for seed in args.seeds:
         for method in args.methods:
-            tag = f"{method}{'-holdout-' + args.holdout_task if args.holdout_task else ''}-s{seed}"
+            name = f"{method}-{args.label}" if args.label else method
+            tag = f"{name}{'-holdout-' + args.holdout_task if args.holdout_task else ''}-s{seed}"
             run = Path(args.runs) / tag
             steps = args.high_steps + (args.low_steps if method != "lcd-flat" else 0)
             sets = [f"dataset_episodes={args.episodes}", "eval_every=0", "eval_episodes=4", "threads=1",
                     "progress=false", "log_every=1000", f"checkpoint_every={steps // 3}",
-                    f"holdout_task={args.holdout_task}"] + ([f"low_steps={args.low_steps}"] if method != "lcd-flat" else [])
+                    f"holdout_task={args.holdout_task}"] + ([f"low_steps={args.low_steps}"] if method != "lcd-flat" else []) \
+                + args.set
             if not (run / "summary.json").exists():
                 if latest_checkpoint(run) if (run / "config.json").exists() else None:
                     resume(run)
@@ -61,7 +65,7 @@ def main():
                     train(method, "ogbench:scene-play-lang", steps=steps, seed=seed, run_dir=run, overrides=sets)
             summary = json.loads((run / "summary.json").read_text())
             agent, tcfg = load_agent(run)
-            result = {"method": method, "seed": seed, "steps": steps, "low_steps": args.low_steps if method != "lcd-flat" else 0,
+            result = {"method": f"{method} ({', '.join(args.set)})" if args.set else method, "seed": seed, "steps": steps, "low_steps": args.low_steps if method != "lcd-flat" else 0,
                       "episodes": args.episodes, "holdout_task": args.holdout_task,
                       "train_seconds": summary["train_seconds_last_session"]}
             for phrasing in ("held-out", "training"):
@@ -69,15 +73,15 @@ def main():
                 result[phrasing] = evaluate_chains(agent, args.chains, seed=0, held_out=phrasing == "held-out", task=task)
                 print(tag, phrasing, {k: round(v, 2) for k, v in result[phrasing].items()}, flush=True)
             (out / f"{tag}.json").write_text(json.dumps(result, indent=2))
-            reference = Path(args.runs) / f"{method}-s{seed}"
-            if args.holdout_task and (out / f"{method}-s{seed}.json").exists():  # the same chains, subtask trained on
+            reference = Path(args.runs) / f"{name}-s{seed}"
+            if args.holdout_task and (out / f"{name}-s{seed}.json").exists():  # the same chains, subtask trained on
                 agent, _ = load_agent(reference)
-                result = {**json.loads((out / f"{method}-s{seed}.json").read_text()), "holdout_task": args.holdout_task,
+                result = {**json.loads((out / f"{name}-s{seed}.json").read_text()), "holdout_task": args.holdout_task,
                           "method": f"{method} (subtask in training)"}
                 for phrasing in ("held-out", "training"):
                     result[phrasing] = evaluate_chains(agent, args.chains, seed=0, held_out=phrasing == "held-out",
                                                        task=args.holdout_task)
-                (out / f"{method}-with-{args.holdout_task}-s{seed}.json").write_text(json.dumps(result, indent=2))
+                (out / f"{name}-with-{args.holdout_task}-s{seed}.json").write_text(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":
