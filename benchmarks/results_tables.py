@@ -147,6 +147,29 @@ def iql_cube_gpu():
             "BC (4 x 512, H100)": {"cube-single task 2": {0: success_at(RAW / "gpu-bc-4x512-s0-eval.csv", step)}}}
 
 
+def precision_toy():
+    path = RAW / "precision-toy-iql.json"
+    if not path.exists():
+        return None
+    saved = json.loads(path.read_text())["results"]
+    return {f"IQL {p}": {"toy-nav": {int(s): r["success"] for s, r in by_seed.items()}} for p, by_seed in saved.items()}
+
+
+def lcd_chains(phrasing: str, holdout: str = ""):
+    """benchmarks/lcd_table.py results: {method: [per-seed chain metrics]}, the oracle last."""
+    out: dict = {}
+    for path in sorted((RAW / "lcd").glob("*-s*.json")):
+        r = json.loads(path.read_text())
+        if r["holdout_task"] == holdout:
+            out.setdefault(r["method"], []).append({**r[phrasing], "train_seconds": r["train_seconds"]})
+    order = ["lcd", "lcd (subtask in training)", "lcd-mlp", "lcd-flat"]  # then the variants
+    out = dict(sorted(out.items(), key=lambda kv: (order.index(kv[0]) if kv[0] in order else len(order), kv[0])))
+    oracle = RAW / "lcd" / "oracle.json"
+    if out and oracle.exists() and not holdout:
+        out["scripted oracle (plan oracles, retried)"] = [json.loads(oracle.read_text())]
+    return chain_table(out, length=1 if holdout else 5) if out else None
+
+
 TABLES = {  # block name: (document, scores, baseline of the probability of improvement[, bold the best])
     "parl-toy": ("parl.md", parl_toy, "bc (diffusion)"),
     "parl-search": ("parl.md", parl_search, None),
@@ -161,24 +184,12 @@ TABLES = {  # block name: (document, scores, baseline of the probability of impr
     "bfm-cube-zero-shot": ("bfm.md", lambda: bfm_zero_shot("cube-single.json", "cube-single-bc-iql-tasks.json"), None),
     "sweep-toy": ("evaluation.md", sweep_toy, "bc"),
     "iql-cube-gpu": ("iql-cube-single.md", iql_cube_gpu, None),
+    "precision-toy": ("throughput.md", precision_toy, "IQL fp32"),
     "lcd-held-out": ("lcd.md", lambda: lcd_chains("held-out"), None),
     "lcd-training": ("lcd.md", lambda: lcd_chains("training"), None),
     "lcd-holdout-held-out": ("lcd.md", lambda: lcd_chains("held-out", "lock_drawer"), None),
     "lcd-holdout-training": ("lcd.md", lambda: lcd_chains("training", "lock_drawer"), None),
 }
-
-
-def lcd_chains(phrasing: str, holdout: str = ""):
-    """benchmarks/lcd_table.py results: {method: [per-seed chain metrics]}, the oracle last."""
-    out: dict = {}
-    for path in sorted((RAW / "lcd").glob("*-s*.json")):
-        r = json.loads(path.read_text())
-        if r["holdout_task"] == holdout:
-            out.setdefault(r["method"], []).append({**r[phrasing], "train_seconds": r["train_seconds"]})
-    oracle = RAW / "lcd" / "oracle.json"
-    if out and oracle.exists() and not holdout:
-        out["scripted oracle (plan oracles, retried)"] = [json.loads(oracle.read_text())]
-    return chain_table(out, length=1 if holdout else 5) if out else None
 
 
 def main():

@@ -68,7 +68,8 @@ def chain_table(runs: dict[str, list[dict]], length: int = 5, reps: int = 2000, 
     for method, results in runs.items():
         lengths = np.array([[r["avg_len"]] for r in results])
         row = [method, *(f"{np.mean([r.get(f'success_{k}', 0.0) for r in results]):.1f}" for k in range(1, length + 1)),
-               _interval(*stats.bootstrap_ci(lengths, stats.METRICS["mean"], reps, seed=seed), digits=2),
+               _interval(*stats.bootstrap_ci(lengths, stats.METRICS["mean"], reps, seed=seed), digits=2)
+               if len(results) > 1 else f"{lengths[0, 0]:.2f} (one run)",
                " / ".join(f"{v:.2f}" for v in lengths[:, 0]),
                "-" if results[0].get("train_seconds") is None else f"{np.mean([r['train_seconds'] for r in results]) / 60:.1f}",
                f"{np.mean([r['ms_per_action'] for r in results]):.2f}"]
