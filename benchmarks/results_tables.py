@@ -161,7 +161,8 @@ def lcd_chains(phrasing: str, holdout: str = ""):
     for path in sorted((RAW / "lcd").glob("*-s*.json")):
         r = json.loads(path.read_text())
         if r["holdout_task"] == holdout:
-            out.setdefault(r["method"], []).append({**r[phrasing], "train_seconds": r["train_seconds"]})
+            label = f"{r['method']} ({holdout} held out)" if holdout and "(" not in r["method"] else r["method"]
+            out.setdefault(label, []).append({**r[phrasing], "train_seconds": r["train_seconds"]})
     order = ["lcd", "lcd (subtask in training)", "lcd-mlp", "lcd-flat"]  # then the variants
     out = dict(sorted(out.items(), key=lambda kv: (order.index(kv[0]) if kv[0] in order else len(order), kv[0])))
     oracle = RAW / "lcd" / "oracle.json"
