@@ -147,6 +147,21 @@ def iql_cube_gpu():
             "BC (4 x 512, H100)": {"cube-single task 2": {0: success_at(RAW / "gpu-bc-4x512-s0-eval.csv", step)}}}
 
 
+def throughput_cpu():
+    """benchmarks/throughput.py: median updates/s per contender and the ratio to d3rlpy (a finished table)."""
+    path = RAW / "throughput-cpu.json"
+    if not path.exists():
+        return None
+    algos = json.loads(path.read_text())["algos"]
+    contenders = list(next(iter(algos.values()))["median_updates_per_s"])
+    lines = ["| algorithm | " + " | ".join(contenders) + " |", "|" + " --- |" * (len(contenders) + 1)]
+    for algo, r in algos.items():
+        cells = [f"{r['median_updates_per_s'][c]:.1f}" + ("" if c == "d3rlpy" else f" (**{r['ratio_vs_d3rlpy'][c]:.2f}x**)")
+                 for c in contenders]
+        lines.append(f"| {algo} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def precision_toy():
     path = RAW / "precision-toy-iql.json"
     if not path.exists():
@@ -186,6 +201,7 @@ TABLES = {  # block name: (document, scores, baseline of the probability of impr
     "sweep-toy": ("evaluation.md", sweep_toy, "bc"),
     "iql-cube-gpu": ("iql-cube-single.md", iql_cube_gpu, None),
     "precision-toy": ("throughput.md", precision_toy, "IQL fp32"),
+    "throughput-cpu": ("throughput.md", throughput_cpu, None),
     "lcd-held-out": ("lcd.md", lambda: lcd_chains("held-out"), None),
     "lcd-training": ("lcd.md", lambda: lcd_chains("training"), None),
     "lcd-holdout-held-out": ("lcd.md", lambda: lcd_chains("held-out", "lock_drawer"), None),

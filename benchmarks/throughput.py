@@ -47,7 +47,7 @@ def anypolicy_runner(ds, device, algo, compile=False, precision="fp32", **extra)
     gen = torch.Generator(device=device).manual_seed(0)
     from anypolicy.train.loop import with_precision
 
-    update = with_precision(torch.compile(agent.update) if compile else agent.update, precision, torch.device(device))
+    update = with_precision(agent.compiled_update() if compile else agent.update, precision, torch.device(device))
 
     def run(n):
         for _ in range(n):
@@ -96,6 +96,9 @@ def main():
     args = p.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    # several agents of one recipe live in this process and share code objects (e.g. `step`); one training
+    # run has one, so dynamo's per-function recompile limit must not count the others
+    torch._dynamo.config.recompile_limit = 64
     import d3rlpy
 
     from anypolicy.envs.registry import load_dataset

@@ -50,6 +50,10 @@ class Agent(nn.Module):
         decay = getattr(getattr(self, "policy", None), "ema_decay", None)
         return [("policy.ema", "policy.model", 1.0 - decay)] if decay is not None else []
 
+    def compiled_update(self):
+        """The update under torch.compile; recipes with Python decisions between steps compile their pieces."""
+        return torch.compile(self.update)
+
     def before_update(self, step: int, data: dict[str, torch.Tensor] | None) -> None:
         """Hook before update number `step` of a run (1-based), with the offline data's tensors."""
 

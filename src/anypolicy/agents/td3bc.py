@@ -55,27 +55,43 @@ class TD3BC(Agent):
         self.register_buffer("updates", torch.zeros((), dtype=torch.long))  # saved: resume keeps the phase
         self.policy_metrics = None  # the latest actor step's losses, logged at every update
 
-    def update(self, batch):
+    def critic_step(self, batch):
         cfg = self.cfg
-        obs, next_obs, actions = self.normalize(batch["observations"]), self.normalize(batch["next_observations"]), batch["actions"]
+        obs, next_obs = self.normalize(batch["observations"]), self.normalize(batch["next_observations"])
         with torch.no_grad():
             next_action = self.smoothed(self.policy_target.sample(next_obs, 1)[:, 0], cfg.policy_noise, cfg.noise_clip)
             target = batch["rewards"] + cfg.discount * batch["masks"] * self.q_target(next_obs, next_action).min(0).values
-        critic_loss, q_data = self.q.td_loss(obs, actions, target)
+        critic_loss, q_data = self.q.td_loss(obs, batch["actions"], target)
         step(self.critic_opt, critic_loss)
+        self.updates += 1  # saved with the weights; `count` mirrors it on the host, so no device sync per update
+        return {"critic_loss": critic_loss.detach(), "q_mean": q_data.detach().mean()}
+
+    def actor_step(self, batch):
+        cfg = self.cfg
+        obs = self.normalize(batch["observations"])
+        pi = self.policy.sample(obs, 1)[:, 0]
+        q = self.q(obs, pi)[0]
+        lam = cfg.alpha / q.abs().mean().detach()
+        bc = (pi - batch["actions"]).pow(2).mean()
+        policy_loss = -lam * q.mean() + bc
+        step(self.policy_opt, policy_loss)
+        polyak_update(self.q_target, self.q, cfg.target_tau)
+        polyak_update(self.policy_target, self.policy, cfg.target_tau)
+        return {"policy_loss": policy_loss.detach(), "bc_loss": bc.detach()}
+
+    def compiled_update(self):
+        """Compile the two steps, not the update: the every-`policy_delay` decision stays in Python (compiling
+        it would specialize on the step count and recompile at every update)."""
+        self.critic_step, self.actor_step = torch.compile(self.critic_step), torch.compile(self.actor_step)
+        return self.update
+
+    def update(self, batch):
         if self.policy_metrics is None:  # first update of this process: read the (possibly resumed) count once
             self.count = int(self.updates)
-            self.policy_metrics = {"policy_loss": torch.zeros((), device=obs.device), "bc_loss": torch.zeros((), device=obs.device)}
-        self.updates += 1  # saved with the weights; `count` mirrors it on the host, so no device sync per update
+            zero = torch.zeros((), device=self.updates.device)
+            self.policy_metrics = {"policy_loss": zero, "bc_loss": zero}
+        metrics = self.critic_step(batch)
         self.count += 1
-        if self.count % cfg.policy_delay == 0:
-            pi = self.policy.sample(obs, 1)[:, 0]
-            q = self.q(obs, pi)[0]
-            lam = cfg.alpha / q.abs().mean().detach()
-            bc = (pi - actions).pow(2).mean()
-            policy_loss = -lam * q.mean() + bc
-            step(self.policy_opt, policy_loss)
-            polyak_update(self.q_target, self.q, cfg.target_tau)
-            polyak_update(self.policy_target, self.policy, cfg.target_tau)
-            self.policy_metrics = {"policy_loss": policy_loss.detach(), "bc_loss": bc.detach()}
-        return {"critic_loss": critic_loss.detach(), "q_mean": q_data.detach().mean(), **self.policy_metrics}
+        if self.count % self.cfg.policy_delay == 0:
+            self.policy_metrics = self.actor_step(batch)
+        return {**metrics, **self.policy_metrics}

@@ -253,7 +253,7 @@ def _run(run_dir: Path, tcfg: TrainConfig, acfg, checkpoint: Path | None = None,
             warnings.warn(f"CUDA graph capture failed ({exc}); training without it (set cuda_graph=false to skip).")
             graphed = False
     elif tcfg.compile:
-        update = torch.compile(agent.update)
+        update = agent.compiled_update()
     update = with_precision(update, tcfg.precision, device)
     start = 0
     if checkpoint is not None:
