@@ -146,6 +146,8 @@ def test_oracle_completes_a_chain_and_single_task_chains_are_feasible():
     result = run_chains(OracleController(1), [(state, chain)], horizon=240, num_envs=1)
     assert result["avg_len"] == 3 and result["success_3"] == 100.0 and result["teleports"] == 0
     assert result["subtask_open_window"] == 100.0 and "subtask_open_drawer" not in result
+    with pytest.raises(ConfigError, match="unknown subtask"):
+        single_task_chains("fly_away", 3)
     for start, tasks in single_task_chains("put_cube_in_drawer", 10):
         assert tasks == ["put_cube_in_drawer"] and sl.feasible("put_cube_in_drawer", start)
 

@@ -39,6 +39,10 @@ def add_teleport_check(env):
 
 def single_task_chains(task: str, n: int, seed: int = 0):
     """n one-instruction chains of `task`, spread over the symbolic start states where it is feasible."""
+    if task not in sl.SUBTASKS:
+        from anypolicy.config import ConfigError
+
+        raise ConfigError(f"unknown subtask '{task}'; the subtasks are {', '.join(sl.SUBTASKS)}.")
     starts = [s for s in sl.symbolic_states() if sl.feasible(task, s)]
     if not starts:
         raise ValueError(f"{task} is feasible from no symbolic start state.")
