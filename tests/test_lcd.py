@@ -173,6 +173,9 @@ class TeleportingController:
     def make_env(self):
         return add_teleport_check(sl.make_scene_env())
 
+    def reset_to(self, env, state, seed):
+        return sl.reset_to(env, state, seed)
+
     def begin(self, *args):
         self.env = args[1]
 

@@ -92,6 +92,11 @@ class Dataset:
     def action_dim(self) -> int:
         return self.actions.shape[1]
 
+    def dims(self) -> dict:
+        """What an agent is built with (and a checkpoint records): observation and action sizes, bounds."""
+        return {"obs_dim": self.obs_dim, "action_dim": self.action_dim,
+                "action_low": self.action_low.tolist(), "action_high": self.action_high.tolist()}
+
     @property
     def num_episodes(self) -> int:
         return len(np.unique(self.episode_ids))

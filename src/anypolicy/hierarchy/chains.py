@@ -63,6 +63,10 @@ class AgentController:
     def make_env(self):
         return add_teleport_check(sl.make_scene_env())
 
+    def reset_to(self, env, state: dict, seed: int):
+        """(observation, info, abstract state) after resetting env to a symbolic state."""
+        return sl.reset_to(env, state, seed)
+
     def begin(self, slot: int, env, task: str, obs, info) -> None:
         pass
 
@@ -93,10 +97,10 @@ class OracleController:
 
         env = self.gymnasium.make("scene-v0", terminate_at_goal=False, mode="data_collection", max_episode_steps=10**6)
         env.reset(seed=0)
-        env.reset_to = self._reset_to
         return env
 
-    def _reset_to(self, env, state, seed):
+    def reset_to(self, env, state, seed):
+        """The symbolic state reached in the task env, copied into this data-collection env."""
         obs, info, abstract = sl.reset_to(self.task_env, state, seed)
         base = env.unwrapped
         base.set_state(info["qpos"], info["qvel"], info["button_states"])
@@ -166,8 +170,7 @@ def run_chains(controller, chains, horizon: int = 240, num_envs: int = 8, seed: 
             slots[j] = None
             return
         env = envs[j]
-        reset = getattr(env, "reset_to", None)
-        obs, info, state = reset(env, chains[i][0], seed + i) if reset else sl.reset_to(env, chains[i][0], seed + i)
+        obs, info, state = controller.reset_to(env, chains[i][0], seed + i)
         env.unwrapped.teleported = False
         slots[j] = {"chain": i, "k": 0, "t": 0, "start": state, "obs": obs, "info": info}
         tried[chains[i][1][0]] += 1

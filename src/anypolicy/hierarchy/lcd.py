@@ -123,9 +123,7 @@ class LanguageAgent(Agent):
             raise ConfigError(f"the language encoder gives {encoder.dim}-D embeddings; set lang_dim={encoder.dim}.")
         sampler = LanguageSampler(dataset, windows, encoder.encode, acfg.goal_steps, acfg.horizon, device,
                                   acfg.holdout_task)
-        dims = {"obs_dim": dataset.obs_dim, "action_dim": dataset.action_dim,
-                "action_low": dataset.action_low.tolist(), "action_high": dataset.action_high.tolist()}
-        return sampler, dims, dataset.observation_stats()
+        return sampler, dataset.dims(), dataset.observation_stats()
 
     def evaluate_run(self, tcfg, episodes: int) -> dict:
         """`episodes` instruction chains from the 32 start states, held-out phrasings."""

@@ -30,11 +30,12 @@ def random_shift(images: torch.Tensor, pad: int = 4, generator: torch.Generator 
         return images
     b, c, h, w = images.shape
     padded = F.pad(images.float() if images.dtype == torch.uint8 else images, (pad,) * 4, mode="replicate")
-    dx = torch.randint(0, 2 * pad + 1, (b,), generator=generator, device=generator.device if generator else None)
-    dy = torch.randint(0, 2 * pad + 1, (b,), generator=generator, device=generator.device if generator else None)
-    rows = (dy.to(images.device)[:, None] + torch.arange(h, device=images.device))  # [B, H]
-    cols = (dx.to(images.device)[:, None] + torch.arange(w, device=images.device))  # [B, W]
-    out = padded[torch.arange(b, device=images.device)[:, None, None, None], torch.arange(c, device=images.device)[None, :, None, None],
+    dev = images.device
+    dy, dx = torch.randint(0, 2 * pad + 1, (2, b), generator=generator,
+                           device=generator.device if generator else dev).to(dev)
+    rows = dy[:, None] + torch.arange(h, device=dev)  # [B, H]
+    cols = dx[:, None] + torch.arange(w, device=dev)  # [B, W]
+    out = padded[torch.arange(b, device=dev)[:, None, None, None], torch.arange(c, device=dev)[None, :, None, None],
                  rows[:, None, :, None], cols[:, None, None, :]]
     return out.to(images.dtype)
 

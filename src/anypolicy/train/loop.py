@@ -81,8 +81,7 @@ def make_configs(recipe: str, assignments: dict[str, str], **train_fields):
     check_policy_config(acfg)
     if tcfg.env is None:
         tcfg = dataclasses.replace(tcfg, env=default_env_for(tcfg.dataset))
-    if tcfg.precision not in ("fp32", "bf16"):
-        raise ConfigError(f"precision must be fp32 or bf16, got '{tcfg.precision}'.")
+    check_precision(tcfg.precision)
     for name in ("steps", "batch_size", "log_every", "eval_episodes"):
         if getattr(tcfg, name) < 1:
             raise ConfigError(f"{name} must be at least 1, got {getattr(tcfg, name)}.")
@@ -175,13 +174,17 @@ def run_eval(agent: Agent, tcfg: TrainConfig, episodes: int | None = None) -> di
                         seed=tcfg.seed, num_envs=tcfg.eval_envs)
 
 
+def check_precision(precision: str) -> str:
+    if precision not in ("fp32", "bf16"):
+        raise ConfigError(f"precision must be fp32 or bf16, got '{precision}'.")
+    return precision
+
+
 def with_precision(update, precision: str, device):
     """The update run under bf16 autocast (linear layers and matmuls in bfloat16, their inputs cast on the fly,
     optimizer states and weights fp32), or unchanged for fp32."""
-    if precision == "fp32":
+    if check_precision(precision) == "fp32":
         return update
-    if precision != "bf16":
-        raise ConfigError(f"precision must be fp32 or bf16, got '{precision}'.")
 
     def update_bf16(batch):
         with torch.autocast(device.type, dtype=torch.bfloat16):
@@ -224,8 +227,7 @@ def training_data(tcfg: TrainConfig, acfg, device):
     if own is not None:
         return own
     dataset = load_dataset(tcfg.dataset, tcfg.env, episodes=tcfg.dataset_episodes, seed=0)
-    dims = {"obs_dim": dataset.obs_dim, "action_dim": dataset.action_dim,
-            "action_low": dataset.action_low.tolist(), "action_high": dataset.action_high.tolist()}
+    dims = dataset.dims()
     stats = dataset.observation_stats() if tcfg.normalize_observations else (None, None)
     return make_sampler(tcfg, acfg, dataset, device), dims, stats
 
