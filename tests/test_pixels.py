@@ -81,3 +81,160 @@ def test_encoders_map_stacked_uint8_frames_to_features():
         assert all(p.grad is not None for p in enc.parameters())
     n_params = sum(p.numel() for p in ResNet18Encoder(3, 64).parameters())
     assert 10e6 < n_params < 12e6  # ResNet-18's ~11M convolution weights (a 256-feature head instead of fc)
+
+
+# ---------------------------------------------------------------------- recipes from pixels
+def image_dataset(episodes_=3, steps=12, size=16, seed=0):
+    from anypolicy.data.dataset import Dataset
+
+    rng = np.random.default_rng(seed)
+    store = FrameStore.from_episodes([rng.integers(0, 256, (steps + 1, size, size, 3), dtype=np.uint8)
+                                      for _ in range(episodes_)])
+    n = len(store)
+    return Dataset(observations=np.zeros((n, 4), np.float32), actions=rng.uniform(-1, 1, (n, 5)).astype(np.float32),
+                   rewards=rng.normal(size=n).astype(np.float32), next_observations=np.zeros((n, 4), np.float32),
+                   terminals=np.zeros(n, bool), timeouts=np.tile(np.r_[np.zeros(steps - 1, bool), True], episodes_),
+                   episode_ids=np.repeat(np.arange(episodes_), steps), action_low=-np.ones(5, np.float32),
+                   action_high=np.ones(5, np.float32), frames=store)
+
+
+def pixel_agent(recipe, overrides=None, dataset=None, **train):
+    from anypolicy.train.loop import build_agent, make_configs, make_sampler
+
+    dataset = dataset or image_dataset()
+    tcfg, acfg = make_configs(recipe, overrides or {}, dataset="toy:nav", env="toy-nav", **train)
+    agent = build_agent(tcfg, acfg, dataset.dims(tcfg.frame_stack), torch.device("cpu"))
+    return agent, make_sampler(tcfg, acfg, dataset, "cpu")
+
+
+def test_image_batches_are_uint8_frame_stacks_and_next_is_the_following_frame():
+    dataset = image_dataset()
+    agent, sampler = pixel_agent("bc", dataset=dataset)
+    batch = sampler.sample(32, torch.Generator().manual_seed(0))
+    idx = batch["indices"].numpy()
+    assert batch["observations"].dtype == torch.uint8 and batch["observations"].shape == (32, 9, 16, 16)
+    assert np.array_equal(batch["observations"].numpy(), dataset.frames.observations(idx, 3))
+    assert np.array_equal(batch["next_observations"].numpy(), dataset.frames.next_observations(idx, 3))
+    assert np.array_equal(batch["next_observations"][:, 3:6], batch["observations"][:, 6:9])  # shifted by one frame
+    assert "observations" not in sampler.data  # no per-transition image copies
+
+
+@pytest.mark.parametrize("samples,local_steps", [(4, 0), (16, 5)])
+def test_parl_encodes_each_state_once_whatever_the_samples_and_local_steps(samples, local_steps):
+    """PA-RL's k samples and T gradient steps work on the features: two encoder passes per update (states and
+    next states), each over the batch, however many actions are evaluated."""
+    agent, sampler = pixel_agent("parl-calql", {"samples": str(samples), "keep": "3", "local_steps": str(local_steps),
+                                                "ensemble": "2", "action_refeed": "true"})
+    calls = []
+    agent.pixels.encoder.register_forward_hook(lambda m, inp, out: calls.append(len(inp[0])))
+    agent.update(sampler.sample(8, torch.Generator().manual_seed(0)))
+    assert calls == [8, 8]
+    calls.clear()
+    agent.eval()
+    agent.act(np.random.default_rng(0).integers(0, 256, (2, 3, 16, 16, 3), dtype=np.uint8))
+    assert calls == [2]
+
+
+def test_the_critic_trains_a_shared_encoder_and_the_policy_sees_detached_features():
+    agent, sampler = pixel_agent("iql")
+    batch = sampler.sample(8, torch.Generator().manual_seed(0))
+    obs = agent.normalize(batch["observations"])
+    with torch.no_grad():
+        advantage = torch.zeros(8)
+    agent.extraction_loss(obs, batch, advantage).backward()
+    assert all(p.grad is None for p in agent.pixels.parameters())  # the policy's loss leaves the encoder alone
+    assert agent.encoder_trainer == "opt"
+    before = [p.detach().clone() for p in agent.pixels.parameters()]
+    agent.update(batch)
+    assert any(not torch.equal(b, p) for b, p in zip(before, agent.pixels.parameters()))
+    bc, bc_sampler = pixel_agent("bc")  # no critic: the policy's loss trains the encoder
+    assert bc.encoder_trainer == "policy_opt"
+    loss = bc.policy.loss(bc.policy_input(bc.normalize(batch["observations"])), batch["actions"])
+    loss.backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in bc.pixels.parameters())
+
+
+def test_action_refeed_adds_the_action_to_every_layer():
+    """Against an independent computation: each later layer is a linear layer over [h, a]."""
+    from anypolicy.critics.q import QEnsemble
+
+    torch.manual_seed(0)
+    q = QEnsemble(6, 3, (8, 8), ensemble=2, layer_norm=False, activation="relu", action_refeed=True)
+    obs, act = torch.randn(5, 6), torch.randn(5, 4, 3)
+    net = q.net
+    for e in range(2):
+        x = torch.cat([obs.unsqueeze(1).expand(5, 4, 6), act], -1)
+        w1 = torch.cat([net.first[0].weight[e], net.first[1].weight[e]])
+        h = F.relu(x @ w1 + net.first[0].bias[e])
+        h = F.relu(torch.cat([h, act], -1) @ torch.cat([net.hidden[0].weight[e], net.refeed[0].weight[e]])
+                   + net.hidden[0].bias[e])
+        out = torch.cat([h, act], -1) @ torch.cat([net.out.weight[e], net.refeed[1].weight[e]]) + net.out.bias[e]
+        assert torch.allclose(q(obs, act)[e], out.squeeze(-1), atol=1e-5)
+    plain = QEnsemble(6, 3, (8, 8), ensemble=2, layer_norm=False, activation="relu")
+    assert sum(p.numel() for p in q.parameters()) - sum(p.numel() for p in plain.parameters()) == 2 * 3 * (8 + 1)
+
+
+def test_pixel_training_resumes_exactly(tmp_path, monkeypatch):
+    """Augmentation draws from the saved random stream and the encoder's optimizer state is checkpointed."""
+    from anypolicy.train import loop
+    from anypolicy.train.checkpoint import latest_checkpoint, load_checkpoint
+
+    monkeypatch.setattr(loop, "load_dataset", lambda *a, **k: image_dataset())
+    over = {"batch_size": "8", "log_every": "1", "progress": "false", "tensorboard": "false", "samples": "4",
+            "keep": "2", "local_steps": "2", "ensemble": "2", "action_refeed": "true"}
+    loop.train("parl-calql", "toy:nav", "toy-nav", steps=10, run_dir=tmp_path / "a", overrides=over, stop_after=6)
+    loop.train("parl-calql", "toy:nav", "toy-nav", steps=10, run_dir=tmp_path / "b", overrides=over, stop_after=3)
+    loop.resume(tmp_path / "b", stop_after=6)
+    a, _ = load_checkpoint(latest_checkpoint(tmp_path / "a"))
+    b, _ = load_checkpoint(latest_checkpoint(tmp_path / "b"))
+    assert any(k.startswith("pixels.encoder") for k in a)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_pixel_inputs_are_refused_where_not_supported():
+    from anypolicy.config import ConfigError
+
+    with pytest.raises(ConfigError, match="action_cache"):
+        pixel_agent("parl-calql", {"action_cache": "100", "ensemble": "2"})
+    with pytest.raises(ConfigError, match="encoder"):
+        pixel_agent("bc", encoder="vgg")
+    agent, _ = pixel_agent("bc")
+    with pytest.raises(TypeError, match="uint8"):
+        agent.normalize(torch.zeros(2, 9, 16, 16))
+
+
+# ---------------------------------------------------------------------- OGBench's visual environments
+def test_frames_rendered_from_stored_states_match_the_pixel_env_and_stacks_match_evaluation():
+    """The visual dataset re-renders stored physics states; evaluation stacks frames with gymnasium's wrapper.
+    Both must show the agent what the environment shows it, in the same channel order."""
+    import gymnasium as gym
+
+    from anypolicy.data.visual import _render_episodes
+    from anypolicy.envs.registry import make_env
+
+    env = make_env("visual-cube-single-singletask-task2-v0", frame_stack=3)
+    stacked, info = env.reset(seed=0)
+    frames, states = [stacked[-1]], [(info["qpos"].copy(), info["qvel"].copy())]
+    rng = np.random.default_rng(0)
+    for _ in range(4):
+        stacked, _, _, _, info = env.step(rng.uniform(-1, 1, 5))
+        frames.append(stacked[-1])
+        states.append((info["qpos"].copy(), info["qvel"].copy()))
+    env.close()
+    assert isinstance(env, gym.wrappers.FrameStackObservation) and stacked.shape == (3, 64, 64, 3)
+    rendered = _render_episodes("cube-single", [(np.stack([q for q, _ in states]), np.stack([v for _, v in states]))])[0]
+    close = np.abs(rendered.transpose(0, 2, 3, 1).astype(int) - np.stack(frames)).max(-1) <= 10
+    assert close.mean() > 0.99  # up to a few pixels: the env renders right after mj_step
+    store = FrameStore.from_episodes([np.stack(frames)])
+    agent, _ = pixel_agent("bc", dataset=image_dataset(size=64))
+    assert np.array_equal(agent.observation_tensor(stacked[None]).numpy(), store.next_observations(np.array([3]), 3))
+
+
+def test_visual_datasets_are_evaluated_in_visual_envs():
+    from anypolicy.envs.registry import EnvError, default_env_for, load_dataset
+
+    assert default_env_for("ogbench:visual-cube-single-play") == "visual-cube-single-singletask-task2-v0"
+    with pytest.raises(EnvError, match="visual-cube-single singletask"):
+        load_dataset("ogbench:visual-cube-single-play", "cube-single-singletask-task2-v0")
+    with pytest.raises(DatasetError, match="rendered for"):
+        load_dataset("ogbench:visual-scene-play", "visual-scene-singletask-task2-v0", episodes=1)

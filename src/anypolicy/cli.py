@@ -21,7 +21,13 @@ def _data_make(args) -> None:
         print(f"{path} ({len(windows['task'])} language windows: "
               f"{', '.join(f'{t} {n}' for t, n in sorted(Counter(windows['task']).items()))})")
         return
-    path = og.generate(args.source, episodes=args.episodes, workers=args.workers, seed=args.seed, force=args.force)
+    from anypolicy.data import visual
+
+    if visual.is_visual(args.source):  # the state dataset's episodes, rendered as OGBench's pixel envs show them
+        path = visual.generate_frames(args.source, episodes=args.episodes, seed=args.seed, workers=args.workers,
+                                      force=args.force)
+    else:
+        path = og.generate(args.source, episodes=args.episodes, workers=args.workers, seed=args.seed, force=args.force)
     print(path)
 
 

@@ -11,6 +11,7 @@ class Agent(nn.Module):
     state_dict; optimizer states are reached through `optimizers()` (the checkpoint saves both)."""
 
     Config: type
+    takes_images = True  # an image encoder can sit in front (see `attach_encoder`)
     capturable = True  # an update without Python decisions between steps, so a CUDA graph can replay it
     seed_batchable = False  # `losses` + `moving_averages` are the whole update (train/multiseed.py)
 
@@ -25,9 +26,45 @@ class Agent(nn.Module):
         self.register_buffer("obs_std", std)
         self.register_buffer("action_low", torch.as_tensor(action_low, dtype=torch.float32).reshape(action_dim))
         self.register_buffer("action_high", torch.as_tensor(action_high, dtype=torch.float32).reshape(action_dim))
+        self.pixels, self.encoder_trainer = None, None  # image front end (attach_encoder)
 
     def normalize(self, obs: torch.Tensor) -> torch.Tensor:
+        """What the networks see: standardized states, or the features of uint8 images (augmented while training)."""
+        if self.pixels is not None:
+            return self.pixels(obs)
         return (obs - self.obs_mean) / self.obs_std
+
+    def attach_encoder(self, pixels: nn.Module) -> None:
+        """Put an image front end (nets/encoders.py PixelInput) before every network, built for obs_dim = its
+        feature size. The critic's optimizer trains it and the policy's loss sees its features detached
+        (DrQ-v2, PA-RL); a recipe without a critic (BC) trains it with the policy's loss."""
+        from anypolicy.config import ConfigError
+
+        if not self.takes_images:
+            raise ConfigError(f"recipe {type(self).__name__} does not learn from images yet.")
+        if getattr(self.cfg, "action_cache", 0):
+            raise ConfigError("action_cache draws samples for every dataset state ahead; from images it would "
+                              "hold one encoding per stored frame: train without it (action_cache=0).")
+        self.pixels = pixels
+        optimizers = self.optimizers()
+        self.encoder_trainer = next(k for k in ("critic_opt", "opt", "policy_opt") if k in optimizers)
+        optimizers[self.encoder_trainer].add_param_group({"params": list(pixels.parameters())})
+
+    def policy_input(self, features: torch.Tensor) -> torch.Tensor:
+        """What the policy's loss sees: image features detached unless the policy's optimizer trains the encoder."""
+        return features.detach() if self.encoder_trainer not in (None, "policy_opt") else features
+
+    def observation_tensor(self, obs) -> torch.Tensor:
+        """Observations from environments as a tensor on the agent's device: states as float32, images as uint8
+        [n, C, H, W], frame stacks [n, k, H, W, C] (gymnasium's FrameStackObservation) as [n, k * C, H, W]."""
+        device = self.obs_mean.device
+        if self.pixels is None:
+            return torch.as_tensor(obs, dtype=torch.float32, device=device)
+        images = torch.as_tensor(np.asarray(obs), dtype=torch.uint8, device=device)
+        if images.dim() == 4:
+            images = images.unsqueeze(1)
+        n, k, h, w, c = images.shape
+        return images.permute(0, 1, 4, 2, 3).reshape(n, k * c, h, w)
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {k: v for k, v in vars(self).items() if isinstance(v, torch.optim.Optimizer)}
@@ -85,9 +122,7 @@ class Agent(nn.Module):
 
     @torch.no_grad()
     def act(self, obs: np.ndarray | torch.Tensor, deterministic: bool = True) -> np.ndarray:
-        device = self.obs_mean.device
-        obs_t = torch.as_tensor(obs, dtype=torch.float32, device=device)
-        return self.policy.act(self.normalize(obs_t), deterministic=deterministic).cpu().numpy()
+        return self.policy.act(self.normalize(self.observation_tensor(obs)), deterministic=deterministic).cpu().numpy()
 
 
 def step(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:

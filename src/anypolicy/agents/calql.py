@@ -34,6 +34,7 @@ class CalQLConfig:
     bins: int = 0  # >0: distributional Q heads trained with HL-Gauss over [v_min, v_max]
     v_min: float = -100.0  # value range of a distributional head
     v_max: float = 0.0
+    action_refeed: bool = False  # the action enters every layer of the Q heads (PA-RL's critic for images)
     critic_lr: float = 3e-4  # Adam learning rate of Q
     policy_lr: float = 1e-4  # Adam learning rate of the policy
     discount: float = 0.99  # gamma
@@ -88,6 +89,7 @@ class CalQL(Agent):
             batch["mc_returns"] if cfg.calibrated else None, cfg.cql_temperature)
         step(self.critic_opt, critic_loss)
 
+        obs = self.policy_input(obs)
         actions, log_prob = self.policy.sample_with_log_prob(obs, 1)
         ent = self.log_ent.exp().detach()
         policy_loss = (ent * log_prob[:, 0] - self.q(obs, actions).mean(0)[:, 0]).mean()

@@ -114,7 +114,7 @@ class CFPI(Agent):
     def update(self, batch):
         cfg = self.cfg
         obs, next_obs = self.normalize(batch["observations"]), self.normalize(batch["next_observations"])
-        policy_loss = self.policy.loss(obs, batch["actions"])
+        policy_loss = self.policy.loss(self.policy_input(obs), batch["actions"])
         step(self.policy_opt, policy_loss)
         self.after_policy_step()
         if cfg.iterative:
@@ -132,7 +132,7 @@ class CFPI(Agent):
         return {"critic_loss": critic_loss.detach(), "q_mean": q.detach().mean(), "policy_loss": policy_loss.detach()}
 
     def act(self, obs: np.ndarray | torch.Tensor, deterministic: bool = True) -> np.ndarray:
-        obs_t = self.normalize(torch.as_tensor(obs, dtype=torch.float32, device=self.obs_mean.device))
+        obs_t = self.normalize(self.observation_tensor(obs))
         return self.improved(obs_t).detach().cpu().numpy()
 
 

@@ -36,6 +36,7 @@ class IQLConfig:
     max_weight: float = 100.0  # clip of exp(beta * advantage)
     target_tau: float = 0.005  # Polyak rate of the target Q
     critic_layer_norm: bool = True  # LayerNorm in Q and V
+    action_refeed: bool = False  # the action enters every layer of the Q heads (PA-RL's critic for images)
     activation: str = "gelu"  # hidden activation of every MLP: gelu, relu, silu, tanh
     act_improve: str = "none"  # "sg": act with CFPI's I_SG step on the Gaussian policy against Q (thesis Table 3.3)
     act_log_tau: float = 0.5  # its trust region, in the Gaussian's pre-tanh space
@@ -49,7 +50,8 @@ class IQL(Agent):
     def __init__(self, cfg: IQLConfig, obs_dim, action_dim, action_low, action_high, **kw):
         super().__init__(cfg, obs_dim, action_dim, action_low, action_high, **kw)
         critic_hidden = cfg.critic_hidden or cfg.hidden
-        self.q = QEnsemble(obs_dim, action_dim, critic_hidden, cfg.ensemble, cfg.critic_layer_norm, cfg.activation)
+        self.q = QEnsemble(obs_dim, action_dim, critic_hidden, cfg.ensemble, cfg.critic_layer_norm, cfg.activation,
+                           action_refeed=cfg.action_refeed)
         self.q_target = copy.deepcopy(self.q).requires_grad_(False)
         self.v = ValueNet(obs_dim, critic_hidden, cfg.critic_layer_norm, cfg.activation)
         self.policy = policy_from_config(cfg, obs_dim, action_dim, action_low, action_high)
@@ -86,7 +88,7 @@ class IQL(Agent):
     def extraction_loss(self, obs, batch, advantage):
         """Advantage-weighted regression with the policy's own loss."""
         weights = torch.exp(self.cfg.beta * advantage).clamp(max=self.cfg.max_weight)
-        return self.policy.loss(obs, batch["actions"], weights)
+        return self.policy.loss(self.policy_input(obs), batch["actions"], weights)
 
     @torch.no_grad()
     def act(self, obs, deterministic: bool = True):
@@ -95,7 +97,7 @@ class IQL(Agent):
         if self.cfg.act_improve == "none":
             return super().act(obs, deterministic)
         policy = self.policy
-        obs_t = self.normalize(torch.as_tensor(obs, dtype=torch.float32, device=self.obs_mean.device))
+        obs_t = self.normalize(self.observation_tensor(obs))
         mean, std = policy.pre_tanh(obs_t)
         q_fn = lambda o, u: cfpi.lower_confidence(self.q(o, policy.squash(u)), self.cfg.act_lcb_beta)  # noqa: E731
         u = cfpi.single_gaussian(obs_t, q_fn, mean, torch.diag_embed(std.pow(2)), self.cfg.act_log_tau)

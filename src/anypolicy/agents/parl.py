@@ -114,12 +114,12 @@ class ActionOptimizing:
 
     def distillation_loss(self, obs: torch.Tensor, candidates) -> torch.Tensor:
         targets, weights = distillation_targets(candidates, self.cfg.distill, self.cfg.temperature)
-        return self.policy.loss(obs, targets, weights)
+        return self.policy.loss(self.policy_input(obs), targets, weights)
 
     def act(self, obs: np.ndarray | torch.Tensor, deterministic: bool = True) -> np.ndarray:
         if not self.cfg.act_optimize:
             return Agent.act(self, obs, deterministic)
-        obs_t = self.normalize(torch.as_tensor(obs, dtype=torch.float32, device=self.obs_mean.device))
+        obs_t = self.normalize(self.observation_tensor(obs))
         cfg = self.cfg
         if cfg.act_search != "candidates":
             init = self.policy.sample(obs_t, cfg.samples) if cfg.act_search == "cem-policy" else None
@@ -210,7 +210,7 @@ class PARLIQL(ActionOptimizing, IQL):
         if not self.distilling:  # critic warm-up: the policy gets no gradient
             return torch.zeros((), device=obs.device)
         if self.cfg.bc_only:
-            return self.policy.loss(obs, batch["actions"])
+            return self.policy.loss(self.policy_input(obs), batch["actions"])
         return self.distillation_loss(obs, self.improve(obs, batch["actions"] if self.cfg.data_action else None,
                                                         self.cached_samples(batch, "observations")))
 

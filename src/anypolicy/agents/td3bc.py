@@ -68,7 +68,7 @@ class TD3BC(Agent):
 
     def actor_step(self, batch):
         cfg = self.cfg
-        obs = self.normalize(batch["observations"])
+        obs = self.policy_input(self.normalize(batch["observations"]))
         pi = self.policy.sample(obs, 1)[:, 0]
         q = self.q(obs, pi)[0]
         lam = cfg.alpha / q.abs().mean().detach()

@@ -96,6 +96,7 @@ def reward_latent(b_next: torch.Tensor, rewards: torch.Tensor) -> torch.Tensor:
 
 class FB(Agent):
     Config = FBConfig
+    takes_images = False
 
     def __init__(self, cfg: FBConfig, obs_dim, action_dim, action_low, action_high, **kw):
         super().__init__(cfg, obs_dim, action_dim, action_low, action_high, **kw)

@@ -15,20 +15,21 @@ class QEnsemble(nn.Module):
     [v_min, v_max], trained with the HL-Gauss loss; the Q-value is the expectation."""
 
     def __init__(self, obs_dim: int, action_dim: int, hidden=(256, 256), ensemble: int = 2, layer_norm: bool = True,
-                 activation: str = "gelu", bins: int = 0, v_min: float = -100.0, v_max: float = 0.0):
+                 activation: str = "gelu", bins: int = 0, v_min: float = -100.0, v_max: float = 0.0,
+                 action_refeed: bool = False):
         super().__init__()
         self.ensemble, self.bins, self.v_min, self.v_max = ensemble, bins, v_min, v_max
         self.net = EnsembleMLP(ensemble, (obs_dim, action_dim), hidden, bins or 1, layer_norm=layer_norm,
-                               activation=activation)
+                               activation=activation, refeed=action_refeed)
         if bins:
             self.register_buffer("support", torch.linspace(v_min, v_max, 2 * bins + 1)[1::2])  # bin centres
 
     @classmethod
     def from_config(cls, cfg, obs_dim: int, action_dim: int) -> "QEnsemble":
         """From a recipe config's critic fields (critic_hidden, ensemble, critic_layer_norm, activation, bins,
-        v_min, v_max)."""
+        v_min, v_max, action_refeed)."""
         return cls(obs_dim, action_dim, cfg.critic_hidden, cfg.ensemble, cfg.critic_layer_norm, cfg.activation,
-                   cfg.bins, cfg.v_min, cfg.v_max)
+                   cfg.bins, cfg.v_min, cfg.v_max, getattr(cfg, "action_refeed", False))
 
     def forward(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         out = self.net(obs, actions)

@@ -29,6 +29,7 @@ class Dataset:
     action_high: np.ndarray  # [A]
     extras: dict[str, np.ndarray] = field(default_factory=dict)  # per-transition extras: qpos, goals, ...
     metadata: dict = field(default_factory=dict)  # source, generator settings, task labels
+    frames: object = None  # image observations of the same transitions (data/frames.py FrameStore), if any
 
     def __post_init__(self):
         self.validate()
@@ -92,10 +93,15 @@ class Dataset:
     def action_dim(self) -> int:
         return self.actions.shape[1]
 
-    def dims(self) -> dict:
-        """What an agent is built with (and a checkpoint records): observation and action sizes, bounds."""
-        return {"obs_dim": self.obs_dim, "action_dim": self.action_dim,
+    def dims(self, frame_stack: int = 1) -> dict:
+        """What an agent is built with (and a checkpoint records): observation and action sizes, bounds, and
+        for image datasets the shape [k * C, H, W] of a stack of k frames."""
+        dims = {"obs_dim": self.obs_dim, "action_dim": self.action_dim,
                 "action_low": self.action_low.tolist(), "action_high": self.action_high.tolist()}
+        if self.frames is not None:
+            c, h, w = self.frames.frames.shape[1:]
+            dims["image_shape"] = [frame_stack * c, h, w]
+        return dims
 
     @property
     def num_episodes(self) -> int:

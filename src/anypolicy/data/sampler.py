@@ -34,6 +34,22 @@ class OfflineSampler:
         return {**{k: v[idx] for k, v in self.data.items()}, "indices": idx}
 
 
+class ImageSampler(OfflineSampler):
+    """Batches whose observations are stacks of `frame_stack` uint8 frames gathered on the device from the
+    dataset's FrameStore (observations are never expanded into per-transition float arrays)."""
+
+    def __init__(self, dataset: Dataset, device, frame_stack: int = 1, **kw):
+        super().__init__(dataset, device, **kw)
+        for key in ("observations", "next_observations"):  # the state vectors: not what the agent sees
+            del self.data[key]
+        self.frames, self.frame_stack = dataset.frames.to(device), frame_stack
+
+    def sample(self, batch_size: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
+        batch = super().sample(batch_size, generator)
+        batch["observations"], batch["next_observations"] = self.frames.batch(batch["indices"], self.frame_stack)
+        return batch
+
+
 class ReplayBuffer:
     """A ring buffer of online transitions on `device`; `extra_keys` are per-transition scalars stored
     alongside (e.g. mc_returns for Cal-QL)."""

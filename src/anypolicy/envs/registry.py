@@ -10,6 +10,8 @@ import re
 import gymnasium as gym
 
 from anypolicy.data import ogbench as og
+from anypolicy.data import visual as visual_data
+from anypolicy.data.visual import is_visual, state_source
 from anypolicy.data.dataset import Dataset, DatasetError
 from anypolicy.data.storage import read_any
 
@@ -22,7 +24,10 @@ class EnvError(ValueError):
     """An environment id that cannot be resolved."""
 
 
-def make_env(env_id: str) -> gym.Env:
+def make_env(env_id: str, frame_stack: int = 1) -> gym.Env:
+    """An environment by id; with frame_stack > 1 its observations are the last k (image) observations."""
+    if frame_stack > 1:
+        return gym.wrappers.FrameStackObservation(make_env(env_id), frame_stack)
     if env_id in TOY_ENVS:
         from anypolicy.envs.toy import GOALS, HORIZON, ToyNavEnv
 
@@ -52,8 +57,8 @@ def default_env_for(spec: str) -> str:
     if spec == LANGUAGE_DATASET:  # evaluated by instruction chains (hierarchy/chains.py)
         return "scene-v0"
     if spec.startswith("ogbench:"):
-        domain, _ = og.parse_source(spec)
-        return og.singletask_env_id(domain, og.DEFAULT_TASK[domain])
+        domain, _ = og.parse_source(state_source(spec))
+        return ("visual-" if is_visual(spec) else "") + og.singletask_env_id(domain, og.DEFAULT_TASK[domain])
     raise EnvError(f"no default environment for dataset '{spec}': pass --env.")
 
 
@@ -71,13 +76,16 @@ def load_dataset(spec: str, env_id: str | None = None, episodes: int | None = No
         raise DatasetError(f"{spec} holds language windows for the recipes lcd, lcd-mlp and lcd-flat; other recipes "
                            "train on ogbench:scene-play.")
     if spec.startswith("ogbench:"):
-        domain, _ = og.parse_source(spec)
+        visual = is_visual(spec)
+        domain, _ = og.parse_source(state_source(spec))
         task = og.DEFAULT_TASK[domain]
         if env_id:
             m = OGBENCH_SINGLETASK.match(env_id)
-            if not m or not m.group(2) == domain:
-                raise EnvError(f"dataset {spec} is evaluated in {domain} singletask environments, not '{env_id}' "
-                               f"(e.g. {og.singletask_env_id(domain, task)}).")
+            if not m or not m.group(2) == domain or bool(m.group(1)) != visual:
+                prefix = "visual-" if visual else ""
+                raise EnvError(f"dataset {spec} is evaluated in {prefix}{domain} singletask environments, not "
+                               f"'{env_id}' (e.g. {prefix}{og.singletask_env_id(domain, task)}).")
             task = int(m.group(4) or task)
-        return og.load(spec, task=task, episodes=episodes or og.FULL_EPISODES, seed=seed)
+        load = visual_data.load if visual else og.load
+        return load(spec, task=task, episodes=episodes or og.FULL_EPISODES, seed=seed)
     return read_any(spec)

@@ -9,12 +9,13 @@ from anypolicy.envs.registry import make_env, reference_returns
 
 
 def evaluate(act: Callable[[np.ndarray], np.ndarray], env_id: str, episodes: int = 10, seed: int = 0,
-             num_envs: int = 10) -> dict:
+             num_envs: int = 10, frame_stack: int = 1) -> dict:
     """Run `episodes` episodes with `num_envs` environments stepping in lockstep; `act` maps a batch of
-    observations [n, S] to actions [n, A]. Returns success rate and return (%, mean, std) and, where the
-    environment has reference returns, the normalized score."""
+    observations [n, S] (float32; images stay uint8, stacks of `frame_stack` frames) to actions [n, A].
+    Returns success rate and return (%, mean, std) and, where the environment has reference returns, the
+    normalized score."""
     num_envs = max(1, min(num_envs, episodes))
-    envs = [make_env(env_id) for _ in range(num_envs)]
+    envs = [make_env(env_id, frame_stack) for _ in range(num_envs)]
     returns, successes = [], []
     next_episode = 0
     obs, ep_return, ep_success, active = [None] * num_envs, np.zeros(num_envs), np.zeros(num_envs, bool), []
@@ -29,7 +30,8 @@ def evaluate(act: Callable[[np.ndarray], np.ndarray], env_id: str, episodes: int
         start(i)
         active.append(i)
     while active:
-        actions = act(np.stack([obs[i] for i in active]).astype(np.float32))
+        batch = np.stack([obs[i] for i in active])
+        actions = act(batch if batch.dtype == np.uint8 else batch.astype(np.float32))
         still = []
         for i, a in zip(active, actions):
             obs[i], r, term, trunc, step_info = envs[i].step(a)

@@ -103,6 +103,7 @@ class LanguageAgent(Agent):
     instruction embedding, and chain evaluation."""
 
     capturable = False  # stages and re-planning are Python decisions
+    takes_images = False
 
     @classmethod
     def offline_data(cls, tcfg, acfg, device):

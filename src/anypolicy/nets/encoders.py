@@ -106,5 +106,22 @@ ENCODERS = {"impala": ImpalaEncoder, "resnet18": ResNet18Encoder}
 
 def make_encoder(name: str, in_channels: int, image_size: int, features: int = 256) -> nn.Module:
     if name not in ENCODERS:
-        raise ValueError(f"unknown image encoder '{name}'; choose one of {', '.join(ENCODERS)}.")
+        from anypolicy.config import ConfigError
+
+        raise ConfigError(f"unknown image encoder '{name}'; choose one of {', '.join(ENCODERS)}.")
     return ENCODERS[name](in_channels, image_size, features)
+
+
+class PixelInput(nn.Module):
+    """uint8 images [B, C, H, W] -> features [B, F]: DrQ's random shift while training, then the encoder.
+    A recipe calls it once per batch of states; everything after it (k sampled actions, T gradient steps on
+    them) works on the features."""
+
+    def __init__(self, encoder: nn.Module, pad: int = 4):
+        super().__init__()
+        self.encoder, self.pad = encoder, pad
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        if images.dtype != torch.uint8:
+            raise TypeError(f"image observations must be uint8 [B, C, H, W], got {images.dtype}.")
+        return self.encoder(random_shift(images, self.pad) if self.training else images)

@@ -58,11 +58,13 @@ class EnsembleLayerNorm(nn.Module):
 
 
 class EnsembleMLP(nn.Module):
-    """E MLPs over [E, B, in] -> [E, B, out]. With `split_input=(d1, d2)` the first layer takes two inputs
-    (e.g. state and action) separately, so the state part is computed once and broadcast over many actions."""
+    """E MLPs over [E, B, in] -> [E, B, out]. With several `in_dims` (e.g. state and action) the first layer
+    takes the inputs separately, so the state part is computed once and broadcast over many actions. With
+    `refeed` the last input (the action) enters every later layer too (PA-RL, Appendix B: over image features
+    a critic otherwise tends to ignore its action)."""
 
     def __init__(self, ensemble: int, in_dims: tuple[int, ...], hidden: tuple[int, ...], out_dim: int,
-                 layer_norm: bool = True, activation: str = "gelu"):
+                 layer_norm: bool = True, activation: str = "gelu", refeed: bool = False):
         super().__init__()
         self.ensemble = ensemble
         # one bias for the first layer, as one linear layer over the concatenated inputs has (two trained
@@ -72,6 +74,8 @@ class EnsembleMLP(nn.Module):
         self.hidden = nn.ModuleList(EnsembleLinear(ensemble, a, b) for a, b in zip(hidden[:-1], hidden[1:]))
         self.out = EnsembleLinear(ensemble, hidden[-1], out_dim)
         self.act = activation_class(activation)()
+        self.refeed = nn.ModuleList(EnsembleLinear(ensemble, in_dims[-1], h, bias=False)
+                                    for h in (*hidden[1:], out_dim)) if refeed else None
 
     def first_layer(self, *inputs: torch.Tensor) -> torch.Tensor:
         """Sum of the first layer over inputs; each input is [B, d] or [B, n, d] (broadcast against each other)."""
@@ -93,9 +97,14 @@ class EnsembleMLP(nn.Module):
         lead = h.shape[1:-1]
         h = h.reshape(self.ensemble, -1, h.shape[-1])
         h = self.act(self.norms[0](h))
-        for layer, norm in zip(self.hidden, self.norms[1:]):
-            h = self.act(norm(layer(h)))
-        return self.out(h).reshape(self.ensemble, *lead, -1)
+        a = None
+        if self.refeed is not None:  # the last input, one row per row of h: [E, B * n, d]
+            last = inputs[-1]
+            a = last.expand(*lead, last.shape[-1]).reshape(1, -1, last.shape[-1]).expand(self.ensemble, -1, -1)
+        for i, (layer, norm) in enumerate(zip(self.hidden, self.norms[1:])):
+            h = self.act(norm(layer(h) if a is None else layer(h) + self.refeed[i](a)))
+        out = self.out(h) if a is None else self.out(h) + self.refeed[-1](a)
+        return out.reshape(self.ensemble, *lead, -1)
 
 
 class ResidualMLP(nn.Module):

@@ -17,7 +17,7 @@ import torch
 
 from anypolicy.agents.base import Agent, recipe_class
 from anypolicy.config import ConfigError, override, parse_assignments, to_dict
-from anypolicy.data.sampler import OfflineSampler
+from anypolicy.data.sampler import ImageSampler, OfflineSampler
 from anypolicy.envs.registry import default_env_for, load_dataset
 from anypolicy.envs.rollout import evaluate
 from anypolicy.policies import check_policy_config
@@ -43,6 +43,10 @@ class TrainConfig:
     reward_scale: float = 1.0  # r <- r * scale + bias
     reward_bias: float = 0.0
     normalize_observations: bool = False  # standardize observations with dataset statistics
+    encoder: str = "impala"  # image datasets (ogbench:visual-*): impala or resnet18, in front of every network
+    encoder_features: int = 256  # its output size (the obs_dim the recipe's networks are built for)
+    frame_stack: int = 3  # image datasets: the last k frames form an observation
+    augment_pad: int = 4  # image datasets: DrQ random shift of up to this many pixels while training (0: none)
     device: str = "auto"  # cpu, cuda, or auto
     threads: int = 0  # torch CPU threads (0: torch's default)
     cuda_graph: bool = True  # on a GPU, replay each update as one captured CUDA graph
@@ -82,16 +86,31 @@ def make_configs(recipe: str, assignments: dict[str, str], **train_fields):
     if tcfg.env is None:
         tcfg = dataclasses.replace(tcfg, env=default_env_for(tcfg.dataset))
     check_precision(tcfg.precision)
-    for name in ("steps", "batch_size", "log_every", "eval_episodes"):
+    from anypolicy.nets.encoders import ENCODERS
+
+    if tcfg.encoder not in ENCODERS or tcfg.augment_pad < 0:
+        raise ConfigError(f"encoder must be one of {', '.join(ENCODERS)} and augment_pad >= 0, got "
+                          f"'{tcfg.encoder}' and {tcfg.augment_pad}.")
+    for name in ("steps", "batch_size", "log_every", "eval_episodes", "frame_stack", "encoder_features"):
         if getattr(tcfg, name) < 1:
             raise ConfigError(f"{name} must be at least 1, got {getattr(tcfg, name)}.")
     return tcfg, acfg
 
 
 def build_agent(tcfg: TrainConfig, acfg, dims: dict, device, obs_mean=None, obs_std=None) -> Agent:
+    """The recipe's agent; for image data (dims has image_shape) with an encoder in front, the recipe's
+    networks built for its features."""
     torch.manual_seed(tcfg.seed)
-    agent = recipe_class(tcfg.recipe)(acfg, dims["obs_dim"], dims["action_dim"], np.array(dims["action_low"]),
+    images = dims.get("image_shape")
+    obs_dim = tcfg.encoder_features if images else dims["obs_dim"]
+    agent = recipe_class(tcfg.recipe)(acfg, obs_dim, dims["action_dim"], np.array(dims["action_low"]),
                                       np.array(dims["action_high"]), obs_mean=obs_mean, obs_std=obs_std)
+    if images:
+        from anypolicy.nets.encoders import PixelInput, make_encoder
+
+        channels, size, _ = images
+        agent.attach_encoder(PixelInput(make_encoder(tcfg.encoder, channels, size, tcfg.encoder_features),
+                                        tcfg.augment_pad))
     return agent.to(device)  # moves parameters in place: the optimizers keep pointing at them
 
 
@@ -171,7 +190,12 @@ def run_eval(agent: Agent, tcfg: TrainConfig, episodes: int | None = None) -> di
         if own is not None:
             return own
         return evaluate(lambda o: agent.act(o, deterministic=True), tcfg.env, episodes or tcfg.eval_episodes,
-                        seed=tcfg.seed, num_envs=tcfg.eval_envs)
+                        seed=tcfg.seed, num_envs=tcfg.eval_envs, frame_stack=eval_frame_stack(agent, tcfg))
+
+
+def eval_frame_stack(agent: Agent, tcfg: TrainConfig) -> int:
+    """Frames per observation in evaluation environments: the training stack for agents that see images."""
+    return tcfg.frame_stack if agent.pixels is not None else 1
 
 
 def check_precision(precision: str) -> str:
@@ -217,8 +241,11 @@ def make_sampler(tcfg: TrainConfig, acfg, dataset, device) -> OfflineSampler:
     """Offline batches; recipes whose config sets needs_mc_returns (Cal-QL) get Monte-Carlo returns,
     those that set needs_next_actions (SARSA) the data's next actions."""
     discount = getattr(acfg, "discount", None) if getattr(acfg, "needs_mc_returns", False) else None
-    return OfflineSampler(dataset, device, tcfg.reward_scale, tcfg.reward_bias, discount=discount,
-                          next_actions=getattr(acfg, "needs_next_actions", False))
+    kw = dict(reward_scale=tcfg.reward_scale, reward_bias=tcfg.reward_bias, discount=discount,
+              next_actions=getattr(acfg, "needs_next_actions", False))
+    if dataset.frames is not None:
+        return ImageSampler(dataset, device, tcfg.frame_stack, **kw)
+    return OfflineSampler(dataset, device, **kw)
 
 
 def training_data(tcfg: TrainConfig, acfg, device):
@@ -227,8 +254,8 @@ def training_data(tcfg: TrainConfig, acfg, device):
     if own is not None:
         return own
     dataset = load_dataset(tcfg.dataset, tcfg.env, episodes=tcfg.dataset_episodes, seed=0)
-    dims = dataset.dims()
-    stats = dataset.observation_stats() if tcfg.normalize_observations else (None, None)
+    dims = dataset.dims(tcfg.frame_stack)
+    stats = dataset.observation_stats() if tcfg.normalize_observations and dataset.frames is None else (None, None)
     return make_sampler(tcfg, acfg, dataset, device), dims, stats
 
 

@@ -157,6 +157,8 @@ def _run_seeds(root: Path, tcfgs: list, acfg, resuming: bool, stop_after: int | 
         torch.set_num_threads(tcfg.threads)
     device = resolve_device(tcfg.device)
     sampler, dims, stats = training_data(tcfg, acfg, device)
+    if "image_shape" in dims:
+        raise ConfigError("seed-batched training from images is not supported yet; train the seeds one by one.")
     agents = [build_agent(t, acfg, dims, device, *stats) for t in tcfgs]
     seeds = SeedBatch(agents, compile=tcfg.compile)
     generators = [torch.Generator(device=device).manual_seed(t.seed) for t in tcfgs]  # each seed's data order

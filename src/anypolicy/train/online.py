@@ -96,6 +96,9 @@ def _run_online(run_dir: Path, stop_after: int | None = None) -> Path:
         torch.set_num_threads(tcfg.threads)
     device = resolve_device(tcfg.device)
     dataset = load_dataset(tcfg.dataset, tcfg.env, episodes=tcfg.dataset_episodes, seed=0)
+    if dataset.frames is not None:
+        raise ConfigError(f"{tcfg.dataset}: online fine-tuning from images is not supported yet (the replay buffer "
+                          "holds state vectors); fine-tune from the state dataset.")
     offline = make_sampler(tcfg, acfg, dataset, device)
     mc = "mc_returns" in offline.data
     buffer = ReplayBuffer(ocfg.buffer_capacity, dataset.obs_dim, dataset.action_dim, device,
