@@ -6,7 +6,9 @@ task 2 labels). Matched settings: BC (deterministic policy, MSE, lr 1e-3); IQL (
 conservative weight 5, fixed: d3rlpy's Lagrangian alpha off via alpha_learning_rate=0, learned SAC
 temperature on both sides); Cal-QL (the same, Monte-Carlo returns as the lower bound); TD3+BC (alpha 2.5, policy delay 2, target smoothing 0.2 / 0.5). Each timed
 block samples a batch and updates every network, as a training loop does; the contenders alternate within
-each round so machine noise hits all of them; medians and ratios to d3rlpy are reported.
+each round so machine noise hits all of them; medians and ratios to d3rlpy are reported. The FLOPs of one
+anypolicy update are counted (torch's FlopCounterMode: matrix products) and give each contender's achieved
+GFLOP/s at that work (d3rlpy does at least as much per update).
 
     .venv-bench/bin/python benchmarks/throughput.py --algos iql cql td3bc --updates 200 --rounds 5 \
         --out docs/results/raw/throughput-cpu.json
@@ -55,6 +57,18 @@ def anypolicy_runner(ds, device, algo, compile=False, precision="fp32", **extra)
         if device.startswith("cuda"):
             torch.cuda.synchronize()
     return run
+
+
+def update_flops(ds, device, algo, updates=4) -> float:
+    """Floating-point operations of one update (matrix products, counted by torch's FlopCounterMode on the
+    eager fp32 path, averaged over `updates` so TD3+BC's every-other actor step counts by half)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    run = anypolicy_runner(ds, device, algo)
+    run(2)
+    with FlopCounterMode(display=False) as counter:
+        run(updates)
+    return counter.get_total_flops() / updates
 
 
 def d3rlpy_runner(ds, device, algo):
@@ -126,13 +140,16 @@ def main():
                 run(args.updates)
                 rates[name].append(args.updates / (time.perf_counter() - t0))
         base = statistics.median(rates["d3rlpy"])
+        flops = update_flops(ds, args.device, algo)
         result["algos"][algo] = {
+            "flops_per_update": flops,
+            "achieved_gflops": {k: round(flops * statistics.median(v) / 1e9, 1) for k, v in rates.items()},
             "median_updates_per_s": {k: round(statistics.median(v), 1) for k, v in rates.items()},
             "all_updates_per_s": {k: [round(x, 1) for x in v] for k, v in rates.items()},
             "ratio_vs_d3rlpy": {k: round(statistics.median(v) / base, 2) for k, v in rates.items() if k != "d3rlpy"},
         }
         print(algo, json.dumps(result["algos"][algo]["median_updates_per_s"]),
-              json.dumps(result["algos"][algo]["ratio_vs_d3rlpy"]), flush=True)
+              json.dumps(result["algos"][algo]["ratio_vs_d3rlpy"]), f"{flops / 1e6:.0f} MFLOP/update", flush=True)
     if args.out:
         with open(args.out, "w") as f:
             json.dump(result, f, indent=2)

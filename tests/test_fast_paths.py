@@ -123,3 +123,26 @@ def test_bf16_update_stays_close_to_fp32_and_bad_precision_is_refused():
     assert 0 < drift < 1e-2 and moved > 2 * drift
     with pytest.raises(ConfigError, match="precision"):
         make_configs("iql", {"precision": "fp8"})
+
+
+def test_td3bc_actor_step_on_one_head_with_own_gradients_equals_the_plain_step():
+    """The actor step computes only the first Q head and only the policy's gradients; the plain step computes
+    every head, takes the first, and backpropagates into everything."""
+    from anypolicy.agents.td3bc import TD3BC, TD3BCConfig
+
+    torch.manual_seed(0)
+    fast = TD3BC(TD3BCConfig(hidden=(32, 32), critic_hidden=(32, 32)), 5, 2, -np.ones(2), np.ones(2))
+    plain = copy.deepcopy(fast)
+    b = batch(torch.Generator().manual_seed(3))
+    fast.actor_step(b)
+    obs = plain.normalize(b["observations"])
+    pi = plain.policy.sample(obs, 1)[:, 0]
+    q = plain.q(obs, pi)[0]
+    loss = -plain.cfg.alpha / q.abs().mean().detach() * q.mean() + (pi - b["actions"]).pow(2).mean()
+    plain.policy_opt.zero_grad()
+    loss.backward()
+    plain.policy_opt.step()
+    for (name, p_fast), p_plain in zip(fast.policy.named_parameters(), plain.policy.parameters()):
+        torch.testing.assert_close(p_fast, p_plain, atol=1e-6, rtol=1e-5, msg=name)
+    assert all(p.grad is None for p in fast.q.parameters())  # no critic weight gradients were computed
+    torch.testing.assert_close(fast.q(obs, pi, heads=1)[0], fast.q(obs, pi)[0])

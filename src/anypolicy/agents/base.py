@@ -131,6 +131,15 @@ def step(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
     optimizer.step()
 
 
+def step_own(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
+    """`step` with gradients for the optimizer's own parameters only: an actor loss through the critic then
+    skips the critic's weight gradients (its .grad stays untouched; the critic's next step recomputes it)."""
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    for p, g in zip(params, torch.autograd.grad(loss, params, allow_unused=True)):
+        p.grad = g
+    optimizer.step()
+
+
 RECIPES: dict[str, str] = {  # recipe name -> "module:Class"; imported on use
     "bc": "anypolicy.agents.bc:BC",
     "iql": "anypolicy.agents.iql:IQL",

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import torch
 
-from anypolicy.agents.base import Agent, step
+from anypolicy.agents.base import Agent, step, step_own
 from anypolicy.config import ConfigError
 from anypolicy.critics.losses import conservative_td_loss
 from anypolicy.critics.q import QEnsemble, polyak_update
@@ -93,7 +93,7 @@ class CalQL(Agent):
         actions, log_prob = self.policy.sample_with_log_prob(obs, 1)
         ent = self.log_ent.exp().detach()
         policy_loss = (ent * log_prob[:, 0] - self.q(obs, actions).mean(0)[:, 0]).mean()
-        step(self.policy_opt, policy_loss)
+        step_own(self.policy_opt, policy_loss)
         ent_loss = -(self.log_ent * (log_prob.detach() + self.target_entropy)).mean()
         step(self.ent_opt, ent_loss)
         polyak_update(self.q_target, self.q, cfg.target_tau)

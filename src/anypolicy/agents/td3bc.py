@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
-from anypolicy.agents.base import Agent, step
+from anypolicy.agents.base import Agent, step, step_own
 from anypolicy.critics.q import QEnsemble, polyak_update
 from anypolicy.policies import policy_from_config
 
@@ -70,11 +70,11 @@ class TD3BC(Agent):
         cfg = self.cfg
         obs = self.policy_input(self.normalize(batch["observations"]))
         pi = self.policy.sample(obs, 1)[:, 0]
-        q = self.q(obs, pi)[0]
+        q = self.q(obs, pi, heads=1)[0]  # TD3's actor follows the first head only: the others are not computed
         lam = cfg.alpha / q.abs().mean().detach()
         bc = (pi - batch["actions"]).pow(2).mean()
         policy_loss = -lam * q.mean() + bc
-        step(self.policy_opt, policy_loss)
+        step_own(self.policy_opt, policy_loss)
         polyak_update(self.q_target, self.q, cfg.target_tau)
         polyak_update(self.policy_target, self.policy, cfg.target_tau)
         return {"policy_loss": policy_loss.detach(), "bc_loss": bc.detach()}

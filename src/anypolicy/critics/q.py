@@ -31,8 +31,9 @@ class QEnsemble(nn.Module):
         return cls(obs_dim, action_dim, cfg.critic_hidden, cfg.ensemble, cfg.critic_layer_norm, cfg.activation,
                    cfg.bins, cfg.v_min, cfg.v_max, getattr(cfg, "action_refeed", False))
 
-    def forward(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
-        out = self.net(obs, actions)
+    def forward(self, obs: torch.Tensor, actions: torch.Tensor, heads: int | None = None) -> torch.Tensor:
+        """Q-values [E, B] or [E, B, n]; with `heads`, of the first `heads` heads only (TD3's actor uses one)."""
+        out = self.net(obs, actions, members=heads)
         return out.squeeze(-1) if not self.bins else out.softmax(-1) @ self.support
 
     def td_loss(self, obs: torch.Tensor, actions: torch.Tensor, target: torch.Tensor):

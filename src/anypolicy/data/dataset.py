@@ -173,6 +173,9 @@ class Dataset:
             np.logical_or.at(succ, self.episode_ids, self.extras["success"].astype(bool))
             info["episode_success_rate"] = float(succ[np.unique(self.episode_ids)].mean())
             info["transition_success_rate"] = float(self.extras["success"].mean())
+        if self.frames is not None:
+            info["image_frames"] = list(self.frames.frames.shape)  # [F, C, H, W] uint8
+            info["image_megabytes"] = round(self.frames.nbytes / 1e6, 1)
         return info
 
 

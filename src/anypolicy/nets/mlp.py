@@ -41,8 +41,11 @@ class EnsembleLinear(nn.Module):
         else:
             self.register_buffer("bias", torch.zeros(ensemble, 1, out_dim))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.baddbmm(self.bias, x, self.weight)
+    def forward(self, x: torch.Tensor, members: int | None = None) -> torch.Tensor:
+        """x [E, B, in] -> [E, B, out]; with `members`, only the first members (x [members, B, in])."""
+        if members is None:
+            return torch.baddbmm(self.bias, x, self.weight)
+        return torch.baddbmm(self.bias[:members], x, self.weight[:members])
 
 
 class EnsembleLayerNorm(nn.Module):
@@ -53,8 +56,13 @@ class EnsembleLayerNorm(nn.Module):
         self.weight = nn.Parameter(torch.ones(ensemble, 1, dim))
         self.bias = nn.Parameter(torch.zeros(ensemble, 1, dim))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.nn.functional.layer_norm(x, x.shape[-1:]) * self.weight + self.bias
+    def forward(self, x: torch.Tensor, members: int | None = None) -> torch.Tensor:
+        return torch.nn.functional.layer_norm(x, x.shape[-1:]) * self.weight[:members] + self.bias[:members]
+
+
+class _NoNorm(nn.Module):
+    def forward(self, x: torch.Tensor, members: int | None = None) -> torch.Tensor:
+        return x
 
 
 class EnsembleMLP(nn.Module):
@@ -70,20 +78,20 @@ class EnsembleMLP(nn.Module):
         # one bias for the first layer, as one linear layer over the concatenated inputs has (two trained
         # biases would move the sum twice as fast under Adam)
         self.first = nn.ModuleList(EnsembleLinear(ensemble, d, hidden[0], bias=i == 0) for i, d in enumerate(in_dims))
-        self.norms = nn.ModuleList(EnsembleLayerNorm(ensemble, h) if layer_norm else nn.Identity() for h in hidden)
+        self.norms = nn.ModuleList(EnsembleLayerNorm(ensemble, h) if layer_norm else _NoNorm() for h in hidden)
         self.hidden = nn.ModuleList(EnsembleLinear(ensemble, a, b) for a, b in zip(hidden[:-1], hidden[1:]))
         self.out = EnsembleLinear(ensemble, hidden[-1], out_dim)
         self.act = activation_class(activation)()
         self.refeed = nn.ModuleList(EnsembleLinear(ensemble, in_dims[-1], h, bias=False)
                                     for h in (*hidden[1:], out_dim)) if refeed else None
 
-    def first_layer(self, *inputs: torch.Tensor) -> torch.Tensor:
+    def first_layer(self, *inputs: torch.Tensor, members: int | None = None) -> torch.Tensor:
         """Sum of the first layer over inputs; each input is [B, d] or [B, n, d] (broadcast against each other)."""
-        total = None
+        total, e = None, members or self.ensemble
         for layer, x in zip(self.first, inputs):
             lead = x.shape[:-1]
-            y = layer(x.reshape(1, -1, x.shape[-1]).expand(self.ensemble, -1, -1))
-            y = y.reshape(self.ensemble, *lead, -1)
+            y = layer(x.reshape(1, -1, x.shape[-1]).expand(e, -1, -1), members)
+            y = y.reshape(e, *lead, -1)
             if total is not None:
                 while y.dim() < total.dim():
                     y = y.unsqueeze(-2)
@@ -92,19 +100,21 @@ class EnsembleMLP(nn.Module):
             total = y if total is None else total + y
         return total
 
-    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
-        h = self.first_layer(*inputs)
+    def forward(self, *inputs: torch.Tensor, members: int | None = None) -> torch.Tensor:
+        """[E, ..., out]; with `members`, only the first members are computed ([members, ..., out])."""
+        e, m = members or self.ensemble, members
+        h = self.first_layer(*inputs, members=m)
         lead = h.shape[1:-1]
-        h = h.reshape(self.ensemble, -1, h.shape[-1])
-        h = self.act(self.norms[0](h))
+        h = h.reshape(e, -1, h.shape[-1])
+        h = self.act(self.norms[0](h, m))
         a = None
         if self.refeed is not None:  # the last input, one row per row of h: [E, B * n, d]
             last = inputs[-1]
-            a = last.expand(*lead, last.shape[-1]).reshape(1, -1, last.shape[-1]).expand(self.ensemble, -1, -1)
+            a = last.expand(*lead, last.shape[-1]).reshape(1, -1, last.shape[-1]).expand(e, -1, -1)
         for i, (layer, norm) in enumerate(zip(self.hidden, self.norms[1:])):
-            h = self.act(norm(layer(h) if a is None else layer(h) + self.refeed[i](a)))
-        out = self.out(h) if a is None else self.out(h) + self.refeed[-1](a)
-        return out.reshape(self.ensemble, *lead, -1)
+            h = self.act(norm(layer(h, m) if a is None else layer(h, m) + self.refeed[i](a, m), m))
+        out = self.out(h, m) if a is None else self.out(h, m) + self.refeed[-1](a, m)
+        return out.reshape(e, *lead, -1)
 
 
 class ResidualMLP(nn.Module):
