@@ -8,6 +8,7 @@ improvement over a baseline), writing them between the `<!-- table:NAME -->` mar
 import argparse
 import csv
 import json
+import statistics
 import sys
 from pathlib import Path
 
@@ -162,6 +163,60 @@ def throughput_cpu():
     return "\n".join(lines)
 
 
+def throughput_flops():
+    """FLOPs per update (counted) and the GFLOP/s each contender achieves at that work."""
+    path = RAW / "throughput-cpu.json"
+    algos = json.loads(path.read_text())["algos"] if path.exists() else {}
+    if not algos or "flops_per_update" not in next(iter(algos.values())):
+        return None
+    contenders = list(next(iter(algos.values()))["achieved_gflops"])
+    lines = ["| algorithm | MFLOP per update | " + " | ".join(f"{c} GFLOP/s" for c in contenders) + " |",
+             "|" + " --- |" * (len(contenders) + 2)]
+    for algo, r in algos.items():
+        lines.append(f"| {algo} | {r['flops_per_update'] / 1e6:.0f} | "
+                     + " | ".join(f"{r['achieved_gflops'][c]:.0f}" for c in contenders) + " |")
+    return "\n".join(lines)
+
+
+def pixel_throughput():
+    """benchmarks/pixel_throughput.py: updates/s from pixels, without the encoder, and the encoder's share."""
+    path = RAW / "pixel-throughput-cpu.json"
+    if not path.exists():
+        return None
+    rows = json.loads(path.read_text())["rows"]
+    lines = ["| setting | updates/s | updates/s with a no-cost encoder | encoder share of an update |",
+             "| --- | --- | --- | --- |"]
+    lines += [f"| {r['setting']} | {r['updates_per_s']:.2f} | {r['updates_per_s_without_encoder']:.2f} | "
+              f"{100 * r['encoder_share']:.0f}% |" for r in rows]
+    return "\n".join(lines)
+
+
+def pixels_cube():
+    """benchmarks/pixels_cube.sh runs (summary.json + metrics.csv per run): final success, pixels beside states."""
+    runs = {}
+    for summary in sorted((RAW / "pixels").glob("*/summary.json")):
+        tag, recipe = summary.parent.name.split("-", 1)
+        metrics = summary.parent / "metrics.csv"
+        rates = [float(row["updates_per_s"]) for row in csv.DictReader(metrics.open())] if metrics.exists() else []
+        runs.setdefault(recipe.rsplit("-s", 1)[0], {})[tag] = (json.loads(summary.read_text()), rates)
+    if not runs:
+        return None
+    lines = ["| recipe | from pixels: success % | updates/s (1 thread, shared) | train minutes | from states: success % |",
+             "| --- | --- | --- | --- | --- |"]
+    for recipe, by_tag in runs.items():
+        cells = []
+        for tag in ("pixels", "states"):
+            if tag not in by_tag:
+                cells.append(["-"] * (3 if tag == "pixels" else 1))
+                continue
+            summary, rates = by_tag[tag]
+            success = f"{summary['final_eval']['success']:.0f} ({summary['final_eval']['episodes']:.0f} episodes)"
+            cells.append([success, f"{statistics.median(rates):.2f}" if rates else "-",
+                          f"{summary['train_seconds_last_session'] / 60:.0f}"] if tag == "pixels" else [success])
+        lines.append(f"| {recipe} | " + " | ".join(cells[0] + cells[1]) + " |")
+    return "\n".join(lines)
+
+
 def precision_toy():
     path = RAW / "precision-toy-iql.json"
     if not path.exists():
@@ -202,6 +257,9 @@ TABLES = {  # block name: (document, scores, baseline of the probability of impr
     "iql-cube-gpu": ("iql-cube-single.md", iql_cube_gpu, None),
     "precision-toy": ("throughput.md", precision_toy, "IQL fp32"),
     "throughput-cpu": ("throughput.md", throughput_cpu, None),
+    "throughput-flops": ("throughput.md", throughput_flops, None),
+    "pixel-throughput": ("pixels.md", pixel_throughput, None),
+    "pixels-cube": ("pixels.md", pixels_cube, None),
     "lcd-held-out": ("lcd.md", lambda: lcd_chains("held-out"), None),
     "lcd-training": ("lcd.md", lambda: lcd_chains("training"), None),
     "lcd-holdout-held-out": ("lcd.md", lambda: lcd_chains("held-out", "lock_drawer"), None),

@@ -135,6 +135,20 @@ def test_parl_encodes_each_state_once_whatever_the_samples_and_local_steps(sampl
     assert calls == [2]
 
 
+@pytest.mark.parametrize("policy", ["gaussian", "deterministic", "mixture", "vae", "diffusion", "flow", "autoregressive"])
+def test_every_policy_class_learns_and_acts_behind_the_encoder(policy):
+    agent, sampler = pixel_agent("bc", {"policy": policy, "hidden": "32,32"})
+    gen = torch.Generator().manual_seed(0)
+    before = [p.detach().clone() for p in agent.pixels.parameters()]
+    for _ in range(2):
+        metrics = agent.update(sampler.sample(8, gen))
+    assert torch.isfinite(metrics["policy_loss"])
+    assert any(not torch.equal(b, p) for b, p in zip(before, agent.pixels.parameters()))  # BC trains the encoder
+    agent.eval()
+    actions = agent.act(np.random.default_rng(0).integers(0, 256, (3, 3, 16, 16, 3), dtype=np.uint8))
+    assert actions.shape == (3, 5) and np.abs(actions).max() <= 1.0
+
+
 def test_the_critic_trains_a_shared_encoder_and_the_policy_sees_detached_features():
     agent, sampler = pixel_agent("iql")
     batch = sampler.sample(8, torch.Generator().manual_seed(0))
@@ -238,3 +252,44 @@ def test_visual_datasets_are_evaluated_in_visual_envs():
         load_dataset("ogbench:visual-cube-single-play", "cube-single-singletask-task2-v0")
     with pytest.raises(DatasetError, match="rendered for"):
         load_dataset("ogbench:visual-scene-play", "visual-scene-singletask-task2-v0", episodes=1)
+
+
+@pytest.mark.parametrize("recipe", ["iql", "parl-calql", "calql", "td3bc"])
+def test_separate_encoders_are_each_trained_by_their_own_loss(recipe):
+    """encoder_sharing=separate: the critic's losses reach only the critic's encoder, the policy's loss only the
+    policy's; both learn in an update, and acting goes through the policy's encoder."""
+    over = {"ensemble": "2", "samples": "4", "keep": "2", "local_steps": "1"} if recipe == "parl-calql" else {}
+    agent, sampler = pixel_agent(recipe, over, encoder_sharing="separate")
+    critic_enc, policy_enc = agent.pixels.encoder, agent.pixels.policy_encoder
+    batch = sampler.sample(8, torch.Generator().manual_seed(0))
+    obs = agent.normalize(batch["observations"])
+    agent.q(obs, batch["actions"]).sum().backward()
+    assert all(p.grad is None for p in policy_enc.parameters())
+    assert any(p.grad is not None for p in critic_enc.parameters())
+    agent.zero_grad(set_to_none=True)
+    obs = agent.normalize(batch["observations"])
+    agent.policy.sample(agent.policy_input(obs), 1).sum().backward() if recipe == "td3bc" else \
+        agent.policy.loss(agent.policy_input(obs), batch["actions"]).backward()
+    assert all(p.grad is None for p in critic_enc.parameters())
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in policy_enc.parameters())
+    before = [[p.detach().clone() for p in e.parameters()] for e in (critic_enc, policy_enc)]
+    for _ in range(2):  # TD3+BC's actor steps every other update
+        agent.update(sampler.sample(8, torch.Generator().manual_seed(1)))
+    for b, e in zip(before, (critic_enc, policy_enc)):
+        assert any(not torch.equal(x, p) for x, p in zip(b, e.parameters()))
+    agent.eval()
+    calls = []
+    policy_enc.register_forward_hook(lambda m, i, o: calls.append(1))
+    agent.act(np.random.default_rng(0).integers(0, 256, (2, 3, 16, 16, 3), dtype=np.uint8))
+    assert calls == [1]
+
+
+def test_separate_encoders_are_refused_where_one_input_serves_both():
+    from anypolicy.config import ConfigError
+
+    with pytest.raises(ConfigError, match="no critic"):
+        pixel_agent("bc", encoder_sharing="separate")
+    with pytest.raises(ConfigError, match="one input"):
+        pixel_agent("cfpi-onestep", encoder_sharing="separate")
+    with pytest.raises(ConfigError, match="encoder_sharing"):
+        pixel_agent("iql", encoder_sharing="both")

@@ -12,6 +12,7 @@ class Agent(nn.Module):
 
     Config: type
     takes_images = True  # an image encoder can sit in front (see `attach_encoder`)
+    separate_encoders = True  # the policy may have an encoder of its own (its inputs go through policy_input)
     capturable = True  # an update without Python decisions between steps, so a CUDA graph can replay it
     seed_batchable = False  # `losses` + `moving_averages` are the whole update (train/multiseed.py)
 
@@ -36,23 +37,36 @@ class Agent(nn.Module):
 
     def attach_encoder(self, pixels: nn.Module) -> None:
         """Put an image front end (nets/encoders.py PixelInput) before every network, built for obs_dim = its
-        feature size. The critic's optimizer trains it and the policy's loss sees its features detached
-        (DrQ-v2, PA-RL); a recipe without a critic (BC) trains it with the policy's loss."""
+        feature size. Shared (one encoder): the critic's optimizer trains it and the policy sees its features
+        detached (DrQ-v2, PA-RL); a recipe without a critic (BC) trains it with the policy's loss. Separate
+        (pixels.policy_encoder): the critic's encoder is trained by the critic's loss, the policy's by the
+        policy's loss."""
         from anypolicy.config import ConfigError
 
+        name = type(self).__name__
         if not self.takes_images:
-            raise ConfigError(f"recipe {type(self).__name__} does not learn from images yet.")
+            raise ConfigError(f"recipe {name} does not learn from images yet.")
         if getattr(self.cfg, "action_cache", 0):
             raise ConfigError("action_cache draws samples for every dataset state ahead; from images it would "
                               "hold one encoding per stored frame: train without it (action_cache=0).")
-        self.pixels = pixels
         optimizers = self.optimizers()
         self.encoder_trainer = next(k for k in ("critic_opt", "opt", "policy_opt") if k in optimizers)
-        optimizers[self.encoder_trainer].add_param_group({"params": list(pixels.parameters())})
+        if pixels.policy_encoder is not None:
+            if self.encoder_trainer == "policy_opt" or not self.separate_encoders:
+                raise ConfigError(f"recipe {name} takes one shared encoder (encoder_sharing=shared): "
+                                  + ("it has no critic." if self.encoder_trainer == "policy_opt" else
+                                     "its operators evaluate the policy and the critic at one input."))
+            own = "policy_opt" if "policy_opt" in optimizers else self.encoder_trainer
+            optimizers[own].add_param_group({"params": list(pixels.policy_encoder.parameters())})
+        optimizers[self.encoder_trainer].add_param_group({"params": list(pixels.encoder.parameters())})
+        self.pixels = pixels
 
     def policy_input(self, features: torch.Tensor) -> torch.Tensor:
-        """What the policy's loss sees: image features detached unless the policy's optimizer trains the encoder."""
-        return features.detach() if self.encoder_trainer not in (None, "policy_opt") else features
+        """What the policy sees of normalized observations: with a shared image encoder its features, detached
+        unless the policy's optimizer trains it; with separate encoders the policy encoder's features."""
+        if self.pixels is None or self.encoder_trainer == "policy_opt":
+            return features
+        return features.policy_view if self.pixels.policy_encoder is not None else features.detach()
 
     def observation_tensor(self, obs) -> torch.Tensor:
         """Observations from environments as a tensor on the agent's device: states as float32, images as uint8
@@ -122,7 +136,8 @@ class Agent(nn.Module):
 
     @torch.no_grad()
     def act(self, obs: np.ndarray | torch.Tensor, deterministic: bool = True) -> np.ndarray:
-        return self.policy.act(self.normalize(self.observation_tensor(obs)), deterministic=deterministic).cpu().numpy()
+        obs_t = self.policy_input(self.normalize(self.observation_tensor(obs)))
+        return self.policy.act(obs_t, deterministic=deterministic).cpu().numpy()
 
 
 def step(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:

@@ -78,21 +78,20 @@ class CalQL(Agent):
         cfg = self.cfg
         obs, next_obs = self.normalize(batch["observations"]), self.normalize(batch["next_observations"])
         with torch.no_grad():
-            next_action = self.policy.sample_with_log_prob(next_obs, 1)[0][:, 0]
+            next_action = self.policy.sample_with_log_prob(self.policy_input(next_obs), 1)[0][:, 0]
             target_q = self.q_target.subset_min(self.q_target(next_obs, next_action), cfg.target_heads)
             target = batch["rewards"] + cfg.discount * batch["masks"] * target_q
-            a_cur, logp_cur = self.policy.sample_with_log_prob(obs, cfg.cql_actions)
-            a_next, logp_next = self.policy.sample_with_log_prob(next_obs, cfg.cql_actions)
+            a_cur, logp_cur = self.policy.sample_with_log_prob(self.policy_input(obs), cfg.cql_actions)
+            a_next, logp_next = self.policy.sample_with_log_prob(self.policy_input(next_obs), cfg.cql_actions)
         critic_loss, metrics = conservative_td_loss(
             self.q, obs, batch["actions"], target, torch.cat([a_cur, a_next], 1), self.action_low, self.action_high,
             cfg.cql_alpha, cfg.cql_actions, torch.cat([logp_cur, logp_next], 1),
             batch["mc_returns"] if cfg.calibrated else None, cfg.cql_temperature)
         step(self.critic_opt, critic_loss)
 
-        obs = self.policy_input(obs)
-        actions, log_prob = self.policy.sample_with_log_prob(obs, 1)
+        actions, log_prob = self.policy.sample_with_log_prob(self.policy_input(obs), 1)
         ent = self.log_ent.exp().detach()
-        policy_loss = (ent * log_prob[:, 0] - self.q(obs, actions).mean(0)[:, 0]).mean()
+        policy_loss = (ent * log_prob[:, 0] - self.q(obs.detach(), actions).mean(0)[:, 0]).mean()
         step_own(self.policy_opt, policy_loss)
         ent_loss = -(self.log_ent * (log_prob.detach() + self.target_entropy)).mean()
         step(self.ent_opt, ent_loss)

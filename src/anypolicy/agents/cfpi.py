@@ -70,6 +70,7 @@ class IterativeCFPIConfig(CFPIConfig):
 
 class CFPI(Agent):
     Config = CFPIConfig
+    separate_encoders = False  # its operators take the policy and the critic at one input
 
     def __init__(self, cfg: CFPIConfig, obs_dim, action_dim, action_low, action_high, **kw):
         super().__init__(cfg, obs_dim, action_dim, action_low, action_high, **kw)

@@ -98,7 +98,7 @@ class IQL(Agent):
             return super().act(obs, deterministic)
         policy = self.policy
         obs_t = self.normalize(self.observation_tensor(obs))
-        mean, std = policy.pre_tanh(obs_t)
+        mean, std = policy.pre_tanh(self.policy_input(obs_t))
         q_fn = lambda o, u: cfpi.lower_confidence(self.q(o, policy.squash(u)), self.cfg.act_lcb_beta)  # noqa: E731
         u = cfpi.single_gaussian(obs_t, q_fn, mean, torch.diag_embed(std.pow(2)), self.cfg.act_log_tau)
         return policy.squash(u).cpu().numpy()

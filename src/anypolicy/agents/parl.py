@@ -110,7 +110,8 @@ class ActionOptimizing:
 
     def improve(self, obs: torch.Tensor, data_actions: torch.Tensor | None = None,
                 samples: torch.Tensor | None = None):
-        return self.optimize(obs, self.policy, self.q_value, self.action_low, self.action_high, data_actions, samples)
+        return self.optimize(obs, self.policy, self.q_value, self.action_low, self.action_high, data_actions, samples,
+                             self.policy_input(obs))
 
     def distillation_loss(self, obs: torch.Tensor, candidates) -> torch.Tensor:
         targets, weights = distillation_targets(candidates, self.cfg.distill, self.cfg.temperature)
@@ -122,7 +123,7 @@ class ActionOptimizing:
         obs_t = self.normalize(self.observation_tensor(obs))
         cfg = self.cfg
         if cfg.act_search != "candidates":
-            init = self.policy.sample(obs_t, cfg.samples) if cfg.act_search == "cem-policy" else None
+            init = self.policy.sample(self.policy_input(obs_t), cfg.samples) if cfg.act_search == "cem-policy" else None
             return cem_search(obs_t, self.q_value, self.action_low, self.action_high, init, cfg.cem_iterations,
                               cfg.cem_population, max(1, cfg.cem_population // 10)).cpu().numpy()
         candidates = self.improve(obs_t)

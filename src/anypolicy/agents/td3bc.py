@@ -59,7 +59,8 @@ class TD3BC(Agent):
         cfg = self.cfg
         obs, next_obs = self.normalize(batch["observations"]), self.normalize(batch["next_observations"])
         with torch.no_grad():
-            next_action = self.smoothed(self.policy_target.sample(next_obs, 1)[:, 0], cfg.policy_noise, cfg.noise_clip)
+            next_action = self.policy_target.sample(self.policy_input(next_obs), 1)[:, 0]
+            next_action = self.smoothed(next_action, cfg.policy_noise, cfg.noise_clip)
             target = batch["rewards"] + cfg.discount * batch["masks"] * self.q_target(next_obs, next_action).min(0).values
         critic_loss, q_data = self.q.td_loss(obs, batch["actions"], target)
         step(self.critic_opt, critic_loss)
@@ -68,9 +69,9 @@ class TD3BC(Agent):
 
     def actor_step(self, batch):
         cfg = self.cfg
-        obs = self.policy_input(self.normalize(batch["observations"]))
-        pi = self.policy.sample(obs, 1)[:, 0]
-        q = self.q(obs, pi, heads=1)[0]  # TD3's actor follows the first head only: the others are not computed
+        obs = self.normalize(batch["observations"])
+        pi = self.policy.sample(self.policy_input(obs), 1)[:, 0]
+        q = self.q(obs.detach(), pi, heads=1)[0]  # TD3's actor follows the first head only: the others are not computed
         lam = cfg.alpha / q.abs().mean().detach()
         bc = (pi - batch["actions"]).pow(2).mean()
         policy_loss = -lam * q.mean() + bc

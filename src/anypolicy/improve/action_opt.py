@@ -114,11 +114,13 @@ class ActionOptimization:
     log_tau: float = 0.5  # trust region of the cfpi step
 
     def __call__(self, obs, policy, q_fn: QFn, low, high, data_actions: torch.Tensor | None = None,
-                 samples: torch.Tensor | None = None) -> Candidates:
+                 samples: torch.Tensor | None = None, policy_obs: torch.Tensor | None = None) -> Candidates:
+        """`policy_obs`: what the policy is sampled at when it differs from the critic's input `obs` (its own
+        image features)."""
         with record_function("parl/global"):  # labels for benchmarks/parl_throughput.py's time shares
             if samples is None:
                 with torch.no_grad():
-                    samples = policy.sample(obs, self.samples)
+                    samples = policy.sample(obs if policy_obs is None else policy_obs, self.samples)
             candidates = global_opt(obs, policy, q_fn, self.samples, self.keep, samples)
             if data_actions is not None:  # the dataset action joins the candidates (Algorithm 1, line 3)
                 with torch.no_grad():

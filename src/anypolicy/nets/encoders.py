@@ -115,13 +115,19 @@ def make_encoder(name: str, in_channels: int, image_size: int, features: int = 2
 class PixelInput(nn.Module):
     """uint8 images [B, C, H, W] -> features [B, F]: DrQ's random shift while training, then the encoder.
     A recipe calls it once per batch of states; everything after it (k sampled actions, T gradient steps on
-    them) works on the features."""
+    them) works on the features. With a `policy_encoder` (separate encoders) the policy's features of the same
+    shifted images ride along on the returned tensor as `.policy_view` (Agent.policy_input hands them to the
+    policy), so the recipes keep passing one `obs` around."""
 
-    def __init__(self, encoder: nn.Module, pad: int = 4):
+    def __init__(self, encoder: nn.Module, pad: int = 4, policy_encoder: nn.Module | None = None):
         super().__init__()
-        self.encoder, self.pad = encoder, pad
+        self.encoder, self.pad, self.policy_encoder = encoder, pad, policy_encoder
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         if images.dtype != torch.uint8:
             raise TypeError(f"image observations must be uint8 [B, C, H, W], got {images.dtype}.")
-        return self.encoder(random_shift(images, self.pad) if self.training else images)
+        images = random_shift(images, self.pad) if self.training else images
+        features = self.encoder(images)
+        if self.policy_encoder is not None:
+            features.policy_view = self.policy_encoder(images)
+        return features

@@ -45,6 +45,7 @@ class TrainConfig:
     normalize_observations: bool = False  # standardize observations with dataset statistics
     encoder: str = "impala"  # image datasets (ogbench:visual-*): impala or resnet18, in front of every network
     encoder_features: int = 256  # its output size (the obs_dim the recipe's networks are built for)
+    encoder_sharing: str = "shared"  # shared: one encoder, trained by the critic; separate: the policy has its own
     frame_stack: int = 3  # image datasets: the last k frames form an observation
     augment_pad: int = 4  # image datasets: DrQ random shift of up to this many pixels while training (0: none)
     device: str = "auto"  # cpu, cuda, or auto
@@ -88,9 +89,9 @@ def make_configs(recipe: str, assignments: dict[str, str], **train_fields):
     check_precision(tcfg.precision)
     from anypolicy.nets.encoders import ENCODERS
 
-    if tcfg.encoder not in ENCODERS or tcfg.augment_pad < 0:
-        raise ConfigError(f"encoder must be one of {', '.join(ENCODERS)} and augment_pad >= 0, got "
-                          f"'{tcfg.encoder}' and {tcfg.augment_pad}.")
+    if tcfg.encoder not in ENCODERS or tcfg.augment_pad < 0 or tcfg.encoder_sharing not in ("shared", "separate"):
+        raise ConfigError(f"encoder must be one of {', '.join(ENCODERS)}, augment_pad >= 0 and encoder_sharing "
+                          f"shared or separate; got '{tcfg.encoder}', {tcfg.augment_pad}, '{tcfg.encoder_sharing}'.")
     for name in ("steps", "batch_size", "log_every", "eval_episodes", "frame_stack", "encoder_features"):
         if getattr(tcfg, name) < 1:
             raise ConfigError(f"{name} must be at least 1, got {getattr(tcfg, name)}.")
@@ -109,8 +110,9 @@ def build_agent(tcfg: TrainConfig, acfg, dims: dict, device, obs_mean=None, obs_
         from anypolicy.nets.encoders import PixelInput, make_encoder
 
         channels, size, _ = images
-        agent.attach_encoder(PixelInput(make_encoder(tcfg.encoder, channels, size, tcfg.encoder_features),
-                                        tcfg.augment_pad))
+        encoders = [make_encoder(tcfg.encoder, channels, size, tcfg.encoder_features)
+                    for _ in range(2 if tcfg.encoder_sharing == "separate" else 1)]
+        agent.attach_encoder(PixelInput(encoders[0], tcfg.augment_pad, *encoders[1:]))
     return agent.to(device)  # moves parameters in place: the optimizers keep pointing at them
 
 
