@@ -86,7 +86,7 @@ def _finetune(args) -> None:
 
 def _eval(args) -> None:
     from anypolicy.config import ConfigError
-    from anypolicy.train.loop import load_agent, read_run_config, run_eval
+    from anypolicy.train.loop import eval_frame_stack, load_agent, read_run_config, run_eval
 
     if read_run_config(Path(args.run_dir))[0].recipe == "fb":  # zero-shot: infer z_r from the task's labels
         from anypolicy.bfm.adapt import zero_shot
@@ -114,7 +114,8 @@ def _eval(args) -> None:
 
         step = latest_checkpoint(Path(args.run_dir)).name.split("_")[-1]
         path = Path(args.run_dir) / "videos" / f"eval-{step}.{args.video_format}"
-        record_video(lambda o: agent.act(o, deterministic=True), tcfg.env, path, args.video_episodes, tcfg.seed)
+        record_video(lambda o: agent.act(o, deterministic=True), tcfg.env, path, args.video_episodes, tcfg.seed,
+                     frame_stack=eval_frame_stack(agent, tcfg))
         print(f"video: {path}")
 
 

@@ -58,19 +58,19 @@ def evaluate(act: Callable[[np.ndarray], np.ndarray], env_id: str, episodes: int
 
 
 def record_video(act: Callable[[np.ndarray], np.ndarray], env_id: str, path, episodes: int = 1, seed: int = 0,
-                 fps: int = 20, max_steps: int | None = None):
+                 fps: int = 20, max_steps: int | None = None, frame_stack: int = 1):
     """Roll out `episodes` episodes (seeded as `evaluate`'s first ones), rendering every step offscreen
     (MuJoCo through MUJOCO_GL=egl), and write them as one GIF or MP4 (by the suffix of `path`)."""
     from pathlib import Path
 
-    env = make_env(env_id)
+    env = make_env(env_id, frame_stack)
     frames = []
     for episode in range(episodes):
         obs, _ = env.reset(seed=seed * 100_003 + episode)
         frames.append(env.render())
         done, steps = False, 0
         while not done and (max_steps is None or steps < max_steps):
-            obs, _, term, trunc, _ = env.step(act(obs[None].astype(np.float32))[0])
+            obs, _, term, trunc, _ = env.step(act(obs[None] if obs.dtype == np.uint8 else obs[None].astype(np.float32))[0])
             frames.append(env.render())
             done, steps = term or trunc, steps + 1
     env.close()
