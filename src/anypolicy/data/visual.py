@@ -7,8 +7,8 @@ and rendered, so the pixel dataset and the state dataset hold the same transitio
 on equal data. A frame rendered this way matches the environment's own observation up to a handful of pixels
 (the environment renders right after `mj_step`, with body poses from the last substep's start).
 
-Frames are stored once as uint8 [F, 3, 64, 64] (data/frames.py); rendering runs in worker processes, seeded by
-nothing (it is deterministic), and the cache is written atomically.
+Frames are stored once as uint8 [F, 3, 64, 64] (data/frames.py); rendering is deterministic and runs in worker
+processes; the cache is written atomically.
 """
 from __future__ import annotations
 
