@@ -12,7 +12,7 @@ import statistics
 import sys
 from pathlib import Path
 
-from anypolicy.evaluate.tables import chain_table, score_table, update_blocks
+from anypolicy.evaluate.tables import chain_table, markdown_table, score_table, update_blocks
 
 RESULTS = Path(__file__).resolve().parent.parent / "docs" / "results"
 RAW = RESULTS / "raw"
@@ -155,12 +155,9 @@ def throughput_cpu():
         return None
     algos = json.loads(path.read_text())["algos"]
     contenders = list(next(iter(algos.values()))["median_updates_per_s"])
-    lines = ["| algorithm | " + " | ".join(contenders) + " |", "|" + " --- |" * (len(contenders) + 1)]
-    for algo, r in algos.items():
-        cells = [f"{r['median_updates_per_s'][c]:.1f}" + ("" if c == "d3rlpy" else f" (**{r['ratio_vs_d3rlpy'][c]:.2f}x**)")
-                 for c in contenders]
-        lines.append(f"| {algo} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    return markdown_table(["algorithm", *contenders], [
+        [algo, *(f"{r['median_updates_per_s'][c]:.1f}" + ("" if c == "d3rlpy" else f" (**{r['ratio_vs_d3rlpy'][c]:.2f}x**)")
+                 for c in contenders)] for algo, r in algos.items()])
 
 
 def throughput_flops():
@@ -170,12 +167,9 @@ def throughput_flops():
     if not algos or "flops_per_update" not in next(iter(algos.values())):
         return None
     contenders = list(next(iter(algos.values()))["achieved_gflops"])
-    lines = ["| algorithm | MFLOP per update | " + " | ".join(f"{c} GFLOP/s" for c in contenders) + " |",
-             "|" + " --- |" * (len(contenders) + 2)]
-    for algo, r in algos.items():
-        lines.append(f"| {algo} | {r['flops_per_update'] / 1e6:.0f} | "
-                     + " | ".join(f"{r['achieved_gflops'][c]:.0f}" for c in contenders) + " |")
-    return "\n".join(lines)
+    return markdown_table(["algorithm", "MFLOP per update", *(f"{c} GFLOP/s" for c in contenders)], [
+        [algo, f"{r['flops_per_update'] / 1e6:.0f}", *(f"{r['achieved_gflops'][c]:.0f}" for c in contenders)]
+        for algo, r in algos.items()])
 
 
 def pixel_throughput():
@@ -184,11 +178,9 @@ def pixel_throughput():
     if not path.exists():
         return None
     rows = json.loads(path.read_text())["rows"]
-    lines = ["| setting | updates/s | updates/s with a no-cost encoder | encoder share of an update |",
-             "| --- | --- | --- | --- |"]
-    lines += [f"| {r['setting']} | {r['updates_per_s']:.2f} | {r['updates_per_s_without_encoder']:.2f} | "
-              f"{100 * r['encoder_share']:.0f}% |" for r in rows]
-    return "\n".join(lines)
+    return markdown_table(["setting", "updates/s", "updates/s with a no-cost encoder", "encoder share of an update"],
+                          [[r["setting"], f"{r['updates_per_s']:.2f}", f"{r['updates_per_s_without_encoder']:.2f}",
+                            f"{100 * r['encoder_share']:.0f}%"] for r in rows])
 
 
 def pixels_cube():
@@ -201,8 +193,7 @@ def pixels_cube():
         runs.setdefault(recipe.rsplit("-s", 1)[0], {})[tag] = (json.loads(summary.read_text()), rates)
     if not runs:
         return None
-    lines = ["| recipe | from pixels: success % | updates/s (1 thread, shared) | train minutes | from states: success % |",
-             "| --- | --- | --- | --- | --- |"]
+    rows = []
     for recipe, by_tag in runs.items():
         cells = []
         for tag in ("pixels", "states"):
@@ -213,8 +204,9 @@ def pixels_cube():
             success = f"{summary['final_eval']['success']:.0f} ({summary['final_eval']['episodes']:.0f} episodes)"
             cells.append([success, f"{statistics.median(rates):.2f}" if rates else "-",
                           f"{summary['train_seconds_last_session'] / 60:.0f}"] if tag == "pixels" else [success])
-        lines.append(f"| {recipe} | " + " | ".join(cells[0] + cells[1]) + " |")
-    return "\n".join(lines)
+        rows.append([recipe, *cells[0], *cells[1]])
+    return markdown_table(["recipe", "from pixels: success %", "updates/s (1 thread, shared)", "train minutes",
+                           "from states: success %"], rows)
 
 
 def precision_toy():

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -179,19 +180,9 @@ def generate(source: str, episodes: int = FULL_EPISODES, workers: int | None = N
     import gymnasium as gym
     import ogbench.manipspace  # noqa: F401
 
-    workers = max(1, min(workers or os.cpu_count() or 1, episodes))
-    chunks = [list(range(episodes))[i::workers] for i in range(workers)]
     t0 = time.perf_counter()
-    if workers == 1:
-        results = [_collect_episodes(domain, kind, seed, chunks[0], steps, drawer_boost)]
-    else:
-        with ProcessPoolExecutor(workers) as pool:
-            results = list(pool.map(_collect_episodes, [domain] * workers, [kind] * workers, [seed] * workers,
-                                    chunks, [steps] * workers, [drawer_boost] * workers))
-    by_id = {}
-    for chunk, eps in zip(chunks, results):
-        by_id.update(zip(chunk, eps))
-    eps = [by_id[i] for i in range(episodes)]
+    collect = partial(_collect_episodes, domain, kind, seed, steps=steps, drawer_boost=drawer_boost)
+    eps, workers = map_in_workers(collect, list(range(episodes)), workers)
     elapsed = time.perf_counter() - t0
     n_steps = sum(len(e["actions"]) for e in eps)
     env = gym.make(DOMAINS[domain])
@@ -207,6 +198,21 @@ def generate(source: str, episodes: int = FULL_EPISODES, workers: int | None = N
         print(f"generated {n_steps} transitions in {elapsed:.1f}s ({n_steps / elapsed:.0f} steps/s, "
               f"{workers} workers) -> {path}")
     return path
+
+
+def map_in_workers(fn, items: list, workers: int | None) -> tuple[list, int]:
+    """fn(chunk of items) -> one result per item, run on interleaved chunks in worker processes (in this process
+    for one worker). Returns the results in the order of `items` and the number of workers used."""
+    workers = max(1, min(workers or os.cpu_count() or 1, len(items)))
+    chunks = [list(range(len(items)))[i::workers] for i in range(workers)]
+    args = [[items[i] for i in chunk] for chunk in chunks]
+    if workers == 1:
+        results = [fn(args[0])]
+    else:
+        with ProcessPoolExecutor(workers) as pool:
+            results = list(pool.map(fn, args))
+    by_index = {i: r for chunk, res in zip(chunks, results) for i, r in zip(chunk, res)}
+    return [by_index[i] for i in range(len(items))], workers
 
 
 def _versions() -> dict:

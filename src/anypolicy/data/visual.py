@@ -13,17 +13,16 @@ processes; the cache is written atomically.
 from __future__ import annotations
 
 import json
-import os
 import time
-from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
+from anypolicy.atomic import atomic_directory
 from anypolicy.data import ogbench as og
 from anypolicy.data.dataset import Dataset, DatasetError
 from anypolicy.data.frames import FrameStore
-from anypolicy.atomic import atomic_directory
 
 PREFIX = "visual-"
 RENDERABLE = ("cube-single", "cube-double")  # scene and puzzles also need their button colours restored
@@ -87,13 +86,9 @@ def generate_frames(spec: str, episodes: int = og.FULL_EPISODES, seed: int = 0, 
         return path
     states = _physics_states(og.generate(state_source(spec), episodes=episodes, seed=seed, workers=workers,
                                          progress=progress))
-    workers = max(1, min(workers or os.cpu_count() or 1, len(states)))
-    chunks = [list(range(len(states)))[i::workers] for i in range(workers)]
     t0 = time.perf_counter()
-    with ProcessPoolExecutor(workers) as pool:
-        results = list(pool.map(_render_episodes, [domain] * workers, [[states[i] for i in c] for c in chunks]))
-    by_id = {i: frames for chunk, res in zip(chunks, results) for i, frames in zip(chunk, res)}
-    store = FrameStore.from_episodes([by_id[i] for i in range(len(states))], channels_last=False)
+    frames, workers = og.map_in_workers(partial(_render_episodes, domain), states, workers)
+    store = FrameStore.from_episodes(frames, channels_last=False)
     elapsed = time.perf_counter() - t0
     with atomic_directory(path) as tmp:
         np.save(tmp / "frames.npy", store.frames)

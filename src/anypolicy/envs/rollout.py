@@ -8,6 +8,11 @@ import numpy as np
 from anypolicy.envs.registry import make_env, reference_returns
 
 
+def policy_batch(obs: np.ndarray) -> np.ndarray:
+    """Environment observations as a policy takes them: float32 states, images left uint8."""
+    return obs if obs.dtype == np.uint8 else obs.astype(np.float32)
+
+
 def evaluate(act: Callable[[np.ndarray], np.ndarray], env_id: str, episodes: int = 10, seed: int = 0,
              num_envs: int = 10, frame_stack: int = 1) -> dict:
     """Run `episodes` episodes with `num_envs` environments stepping in lockstep; `act` maps a batch of
@@ -30,8 +35,7 @@ def evaluate(act: Callable[[np.ndarray], np.ndarray], env_id: str, episodes: int
         start(i)
         active.append(i)
     while active:
-        batch = np.stack([obs[i] for i in active])
-        actions = act(batch if batch.dtype == np.uint8 else batch.astype(np.float32))
+        actions = act(policy_batch(np.stack([obs[i] for i in active])))
         still = []
         for i, a in zip(active, actions):
             obs[i], r, term, trunc, step_info = envs[i].step(a)
@@ -70,7 +74,7 @@ def record_video(act: Callable[[np.ndarray], np.ndarray], env_id: str, path, epi
         frames.append(env.render())
         done, steps = False, 0
         while not done and (max_steps is None or steps < max_steps):
-            obs, _, term, trunc, _ = env.step(act(obs[None] if obs.dtype == np.uint8 else obs[None].astype(np.float32))[0])
+            obs, _, term, trunc, _ = env.step(act(policy_batch(obs[None]))[0])
             frames.append(env.render())
             done, steps = term or trunc, steps + 1
     env.close()

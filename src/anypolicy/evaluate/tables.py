@@ -28,6 +28,10 @@ def _interval(point: float, lo: float, hi: float, digits: int = 1) -> str:
     return f"{point:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
 
 
+def markdown_table(header: list[str], rows: list[list[str]]) -> str:
+    return "\n".join("| " + " | ".join(row) + " |" for row in [header, ["---"] * len(header), *rows])
+
+
 def score_table(scores: Scores, baseline: str | None = None, reps: int = 2000, seed: int = 0,
                 bold_best: bool = True) -> str:
     """One row per method. With a single task the runs are listed per seed; with several, per task (mean
@@ -43,7 +47,7 @@ def score_table(scores: Scores, baseline: str | None = None, reps: int = 2000, s
         runs = matrix(by_task, tasks)
         summaries[m] = runs, {name: stats.bootstrap_ci(runs, stats.METRICS[name], reps, seed=seed) for name in ("mean", "iqm")}
     best = max(s["mean"][0] for _, s in summaries.values())
-    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    rows = []
     for method, (m, summary) in summaries.items():
         if single:
             cells = [f"{scores[method][tasks[0]][s]:.0f}" if s in scores[method][tasks[0]] else "-" for s in seeds]
@@ -54,8 +58,8 @@ def score_table(scores: Scores, baseline: str | None = None, reps: int = 2000, s
         if baseline:
             row.append("-" if method == baseline else
                        f"{stats.probability_of_improvement(m, matrix(scores[baseline], tasks)):.2f}")
-        lines.append("| " + " | ".join(row) + " |")
-    return "\n".join(lines)
+        rows.append(row)
+    return markdown_table(header, rows)
 
 
 def chain_table(runs: dict[str, list[dict]], length: int = 5, reps: int = 2000, seed: int = 0) -> str:
@@ -64,7 +68,7 @@ def chain_table(runs: dict[str, list[dict]], length: int = 5, reps: int = 2000, 
     seeds and the per-seed values, training minutes and milliseconds per action (means)."""
     header = ["method", *(f"{k}/{length}" for k in range(1, length + 1)), "avg len [95% CI]", "per seed",
               "train min", "ms / action"]
-    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    rows = []
     for method, results in runs.items():
         lengths = np.array([[r["avg_len"]] for r in results])
         row = [method, *(f"{np.mean([r.get(f'success_{k}', 0.0) for r in results]):.1f}" for k in range(1, length + 1)),
@@ -73,8 +77,8 @@ def chain_table(runs: dict[str, list[dict]], length: int = 5, reps: int = 2000, 
                " / ".join(f"{v:.2f}" for v in lengths[:, 0]),
                "-" if results[0].get("train_seconds") is None else f"{np.mean([r['train_seconds'] for r in results]) / 60:.1f}",
                f"{np.mean([r['ms_per_action'] for r in results]):.2f}"]
-        lines.append("| " + " | ".join(row) + " |")
-    return "\n".join(lines)
+        rows.append(row)
+    return markdown_table(header, rows)
 
 
 BLOCK = re.compile(r"(?P<head>^<!-- table:(?P<name>[\w.-]+) -->\n)(?P<body>.*?)(?P<tail>^<!-- /table -->)", re.S | re.M)

@@ -43,8 +43,6 @@ class EnsembleLinear(nn.Module):
 
     def forward(self, x: torch.Tensor, members: int | None = None) -> torch.Tensor:
         """x [E, B, in] -> [E, B, out]; with `members`, only the first members (x [members, B, in])."""
-        if members is None:
-            return torch.baddbmm(self.bias, x, self.weight)
         return torch.baddbmm(self.bias[:members], x, self.weight[:members])
 
 
@@ -102,19 +100,22 @@ class EnsembleMLP(nn.Module):
 
     def forward(self, *inputs: torch.Tensor, members: int | None = None) -> torch.Tensor:
         """[E, ..., out]; with `members`, only the first members are computed ([members, ..., out])."""
-        e, m = members or self.ensemble, members
+        m = members
         h = self.first_layer(*inputs, members=m)
-        lead = h.shape[1:-1]
-        h = h.reshape(e, -1, h.shape[-1])
-        h = self.act(self.norms[0](h, m))
+        e, lead = h.shape[0], h.shape[1:-1]
+        h = self.act(self.norms[0](h.reshape(e, -1, h.shape[-1]), m))
         a = None
         if self.refeed is not None:  # the last input, one row per row of h: [E, B * n, d]
             last = inputs[-1]
             a = last.expand(*lead, last.shape[-1]).reshape(1, -1, last.shape[-1]).expand(e, -1, -1)
         for i, (layer, norm) in enumerate(zip(self.hidden, self.norms[1:])):
-            h = self.act(norm(layer(h, m) if a is None else layer(h, m) + self.refeed[i](a, m), m))
-        out = self.out(h, m) if a is None else self.out(h, m) + self.refeed[-1](a, m)
-        return out.reshape(e, *lead, -1)
+            h = self.act(norm(self._layer(i, layer, h, a, m), m))
+        return self._layer(-1, self.out, h, a, m).reshape(e, *lead, -1)
+
+    def _layer(self, i: int, layer: EnsembleLinear, h, a, members):
+        """A later layer, plus its share of the re-fed action when there is one."""
+        y = layer(h, members)
+        return y if a is None else y + self.refeed[i](a, members)
 
 
 class ResidualMLP(nn.Module):
