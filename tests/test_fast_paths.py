@@ -146,3 +146,46 @@ def test_td3bc_actor_step_on_one_head_with_own_gradients_equals_the_plain_step()
         torch.testing.assert_close(p_fast, p_plain, atol=1e-6, rtol=1e-5, msg=name)
     assert all(p.grad is None for p in fast.q.parameters())  # no critic weight gradients were computed
     torch.testing.assert_close(fast.q(obs, pi, heads=1)[0], fast.q(obs, pi)[0])
+
+
+def test_compiled_losses_give_the_eager_updates():
+    """compile=true compiles the recipes' loss methods (forward and backward graphs, with the fused
+    multiply-and-sum output layer that only compiled code uses) and keeps the steps eager: a few TD3+BC
+    updates (both phases of the policy delay) and Cal-QL updates give the eager path's weights."""
+    import torch._inductor.config as inductor_config
+
+    from anypolicy.agents.calql import CalQL, CalQLConfig
+    from anypolicy.agents.td3bc import TD3BC, TD3BCConfig
+
+    for cls, cfg in ((TD3BC, TD3BCConfig(hidden=(32, 32), critic_hidden=(32, 32))),
+                     (CalQL, CalQLConfig(hidden=(32, 32), critic_hidden=(32, 32), cql_actions=3))):
+        torch.manual_seed(0)
+        eager = cls(cfg, 5, 2, -np.ones(2), np.ones(2))
+        compiled = copy.deepcopy(eager)
+        update = compiled.compiled_update()
+        gen = torch.Generator().manual_seed(4)
+        with inductor_config.patch(fallback_random=True):  # the eager random streams inside compiled code
+            for i in range(3):
+                b = {**batch(gen), "mc_returns": torch.randn(64, generator=gen)}
+                torch.manual_seed(i)
+                eager.update(b)
+                torch.manual_seed(i)
+                update(b)
+        for (name, p), r in zip(compiled.named_parameters(), eager.parameters()):
+            torch.testing.assert_close(p, r, atol=1e-5, rtol=1e-4, msg=f"{cls.__name__} {name}")
+
+
+def test_thin_layers_equal_their_batched_matrix_products():
+    """The ensemble's fast paths: one matmul over concatenated inputs (one action per state) and the
+    multiply-and-sum output layer give what the per-input products and baddbmm give."""
+    from anypolicy.nets.mlp import EnsembleLinear, EnsembleMLP
+
+    torch.manual_seed(0)
+    net = EnsembleMLP(3, (6, 2), (16, 16), 1, layer_norm=False, activation="relu")
+    s, a = torch.randn(10, 6), torch.randn(10, 2)
+    torch.testing.assert_close(net.first_layer(s, a), net.broadcast_first_layer(s, a), atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(net.first_layer(s, a, members=2), net.broadcast_first_layer(s, a, members=2))
+    out = EnsembleLinear(3, 16, 1)
+    h = torch.randn(3, 10, 16)
+    torch.testing.assert_close(out(h), torch.baddbmm(out.bias, h, out.weight), atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(out(h[:2], members=2), torch.baddbmm(out.bias[:2], h[:2], out.weight[:2]))

@@ -207,6 +207,35 @@ def test_critic_warm_up_leaves_the_policy_unchanged():
     assert not all(torch.equal(policy0[k], v) for k, v in agent.policy.state_dict().items())
 
 
+def test_cheaper_schedules_distill_every_few_updates_and_draw_fewer_candidates_late():
+    torch.manual_seed(0)
+    agent = small_parl(samples="8", keep="4", local_steps="2", distill_every="3", distill_after="1", late_after="4",
+                       late_samples="3", late_local_steps="0", action_cache="100")
+    data = {"observations": torch.randn(50, 4), "next_observations": torch.randn(50, 4),
+            "actions": LOW + (HIGH - LOW) * torch.rand(50, 3)}
+    distilled, candidates = [], []
+    for step in range(1, 9):
+        agent.before_update(step, data)
+        before = [p.clone() for p in agent.policy.parameters()]
+        idx = torch.randint(50, (8,))
+        candidates.append(agent.improve(data["observations"][idx], samples=agent.cached_samples(
+            {"indices": idx}, "observations")).actions.shape[1])
+        agent.update(toy_batch(data, idx))
+        distilled.append(any(not torch.equal(a, b) for a, b in zip(before, agent.policy.parameters())))
+    assert distilled == [False, True, False, False, True, False, False, True]  # warm-up 1, then every third
+    assert candidates == [4] * 4 + [3] * 4  # top 4 of 8 samples, then all 3 of the 3 late samples
+    assert agent.train_optimize.local_steps == 0 and agent.optimize.local_steps == 2  # acting keeps the full setting
+    assert agent.optimize.samples == 8 and not agent.capturable
+
+
+@pytest.mark.parametrize("sets, match", [({"distill_every": "0"}, "distill_every must be at least 1"),
+                                         ({"late_samples": "64"}, "late_samples .64. must not exceed samples"),
+                                         ({"late_local_steps": "-2"}, "late_local_steps must be at least -1")])
+def test_bad_schedules_are_refused(sets, match):
+    with pytest.raises(ConfigError, match=match):
+        small_parl(**sets)
+
+
 def test_bad_act_search_is_refused():
     with pytest.raises(ConfigError, match="act_search must be one of"):
         PARLCalQLConfig(act_search="cem")

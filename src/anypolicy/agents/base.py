@@ -15,6 +15,7 @@ class Agent(nn.Module):
     separate_encoders = True  # the policy may have an encoder of its own (its inputs go through policy_input)
     capturable = True  # an update without Python decisions between steps, so a CUDA graph can replay it
     seed_batchable = False  # `losses` + `moving_averages` are the whole update (train/multiseed.py)
+    compiled_losses: tuple[str, ...] = ()  # methods that compute losses: what `compiled_update` compiles
 
     def __init__(self, cfg, obs_dim: int, action_dim: int, action_low, action_high,
                  obs_mean: np.ndarray | None = None, obs_std: np.ndarray | None = None):
@@ -102,8 +103,15 @@ class Agent(nn.Module):
         return [("policy.ema", "policy.model", 1.0 - decay)] if decay is not None else []
 
     def compiled_update(self):
-        """The update under torch.compile; recipes with Python decisions between steps compile their pieces."""
-        return torch.compile(self.update)
+        """The update under torch.compile. Recipes that name their loss methods (`compiled_losses`) get those
+        compiled, forward and backward graphs, while the steps run eagerly: tracing the fused optimizer steps
+        only adds graph breaks and a guard check for each, and Python decisions between steps (TD3's policy
+        delay) would specialize a whole-update graph on the step count. Otherwise the whole update."""
+        if not self.compiled_losses:
+            return torch.compile(self.update)
+        for name in self.compiled_losses:
+            setattr(self, name, torch.compile(getattr(self, name)))
+        return self.update
 
     def before_update(self, step: int, data: dict[str, torch.Tensor] | None) -> None:
         """Hook before update number `step` of a run (1-based), with the offline data's tensors."""

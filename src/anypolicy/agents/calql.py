@@ -63,6 +63,7 @@ def build_critic_and_policy(agent: Agent, cfg) -> None:
 
 class CalQL(Agent):
     Config = CalQLConfig
+    compiled_losses = ("critic_loss", "actor_loss")
 
     def __init__(self, cfg: CalQLConfig, obs_dim, action_dim, action_low, action_high, **kw):
         super().__init__(cfg, obs_dim, action_dim, action_low, action_high, **kw)
@@ -74,30 +75,36 @@ class CalQL(Agent):
         self.target_entropy = -float(action_dim)
         self.ent_opt = torch.optim.Adam([self.log_ent], lr=cfg.policy_lr)
 
-    def update(self, batch):
+    def critic_loss(self, obs, next_obs, batch):
         cfg = self.cfg
-        obs, next_obs = self.normalize(batch["observations"]), self.normalize(batch["next_observations"])
         with torch.no_grad():
             next_action = self.policy.sample_with_log_prob(self.policy_input(next_obs), 1)[0][:, 0]
             target_q = self.q_target.subset_min(self.q_target(next_obs, next_action), cfg.target_heads)
             target = batch["rewards"] + cfg.discount * batch["masks"] * target_q
             a_cur, logp_cur = self.policy.sample_with_log_prob(self.policy_input(obs), cfg.cql_actions)
             a_next, logp_next = self.policy.sample_with_log_prob(self.policy_input(next_obs), cfg.cql_actions)
-        critic_loss, metrics = conservative_td_loss(
+        return conservative_td_loss(
             self.q, obs, batch["actions"], target, torch.cat([a_cur, a_next], 1), self.action_low, self.action_high,
             cfg.cql_alpha, cfg.cql_actions, torch.cat([logp_cur, logp_next], 1),
             batch["mc_returns"] if cfg.calibrated else None, cfg.cql_temperature)
-        step(self.critic_opt, critic_loss)
 
+    def actor_loss(self, obs):
+        """(policy loss, log pi of its reparameterized actions)."""
         actions, log_prob = self.policy.sample_with_log_prob(self.policy_input(obs), 1)
         ent = self.log_ent.exp().detach()
         policy_loss = (ent * log_prob[:, 0] - self.q(obs.detach(), actions).mean(0)[:, 0]).mean()
+        return policy_loss, log_prob.detach()
+
+    def update(self, batch):
+        obs, next_obs = self.normalize(batch["observations"]), self.normalize(batch["next_observations"])
+        critic_loss, metrics = self.critic_loss(obs, next_obs, batch)
+        step(self.critic_opt, critic_loss)
+        policy_loss, log_prob = self.actor_loss(obs)
         step_own(self.policy_opt, policy_loss)
-        ent_loss = -(self.log_ent * (log_prob.detach() + self.target_entropy)).mean()
-        step(self.ent_opt, ent_loss)
-        polyak_update(self.q_target, self.q, cfg.target_tau)
+        step(self.ent_opt, -(self.log_ent * (log_prob + self.target_entropy)).mean())  # the entropy weight
+        polyak_update(self.q_target, self.q, self.cfg.target_tau)
         return {**{k: v.detach() for k, v in metrics.items()}, "policy_loss": policy_loss.detach(),
-                "entropy_weight": ent, "log_prob": log_prob.detach().mean()}
+                "entropy_weight": self.log_ent.exp().detach(), "log_prob": log_prob.mean()}
 
 
 class CQL(CalQL):

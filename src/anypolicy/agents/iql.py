@@ -46,6 +46,7 @@ class IQLConfig:
 class IQL(Agent):
     Config = IQLConfig
     seed_batchable = True
+    compiled_losses = ("losses",)
 
     def __init__(self, cfg: IQLConfig, obs_dim, action_dim, action_low, action_high, **kw):
         super().__init__(cfg, obs_dim, action_dim, action_low, action_high, **kw)

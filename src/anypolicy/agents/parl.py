@@ -11,7 +11,8 @@ At evaluation the agent acts with the argmax of the optimized candidates (act_op
 search on the critic started from the policy's samples or from the whole action box (act_search).
 Options for expensive policies and hybrid starts: an action cache (policy samples for every dataset state
 drawn ahead in large batches, refreshed every `action_cache` updates; the critic still re-ranks them each
-update) and a critic warm-up (no distillation for the first `distill_after` updates).
+update), a critic warm-up (no distillation for the first `distill_after` updates), distillation every
+`distill_every` updates, and a cheaper late setting (fewer samples and local steps after `late_after`).
 parl-rlpd is parl-calql without the regularizer, for hybrid online training (RLPD, Ball et al., 2023).
 IDQL (Hansen-Estruch et al., 2023) is the same machinery without local steps or distillation: IQL's
 critic, a diffusion policy cloned from the data, and re-ranking of its samples at action time.
@@ -19,6 +20,7 @@ critic, a diffusion policy cloned from the data, and re-ranking of its samples a
 from __future__ import annotations
 
 import copy
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,8 +54,18 @@ class ActionOptConfig:
     cem_population: int = 64  # CEM draws per round (the best tenth are the elites)
     action_cache: int = 0  # >0: draw the k samples of every dataset state ahead, refresh every N updates
     distill_after: int = 0  # critic warm-up: no distillation during the first N updates of a run
+    distill_every: int = 1  # distill at every N-th update only (the critic still learns at each)
+    late_after: int = 0  # >0: after N updates switch to the cheaper late setting below
+    late_samples: int = 0  # k late in training (0: unchanged); kept candidates are min(keep, k)
+    late_local_steps: int = -1  # T late in training (-1: unchanged)
 
     def __post_init__(self):  # refused when the config is made, before a run directory exists
+        for name, low in (("distill_every", 1), ("late_after", 0), ("late_samples", 0), ("late_local_steps", -1)):
+            if getattr(self, name) < low:
+                raise ConfigError(f"{name} must be at least {low}, got {getattr(self, name)}.")
+        if self.late_samples > self.samples:
+            raise ConfigError(f"late_samples ({self.late_samples}) must not exceed samples ({self.samples}): the "
+                              "late setting draws fewer candidates, not more.")
         for name, allowed in (("selection", ("argmax", "sample")), ("distill", ("argmax", "all")),
                               ("act_search", ("candidates", "cem-policy", "cem-random")),
                               ("local_step", ("gradient", "cfpi"))):
@@ -67,17 +79,26 @@ class ActionOptimizing:
     def setup_improvement(self, cfg: ActionOptConfig) -> None:
         self.optimize = ActionOptimization(cfg.samples, min(cfg.keep, cfg.samples), cfg.local_steps, cfg.step_size,
                                            cfg.local_step, cfg.cfpi_log_tau)
+        self.train_optimize = self.optimize  # what the updates use: the late setting replaces it (acting never)
         self.distilling = True
-        # Python decisions between updates (warm-up, cache refresh) cannot live inside a replayed CUDA graph
-        self.capturable = not (cfg.action_cache or cfg.distill_after)
+        # Python decisions between updates (warm-up, schedules, cache refresh) cannot live inside a replayed
+        # CUDA graph
+        self.capturable = not (cfg.action_cache or cfg.distill_after or cfg.distill_every > 1 or cfg.late_after)
         if cfg.action_cache:  # the cache is a function of this policy snapshot and the round: rebuilt on resume
             self.cache_policy = copy.deepcopy(self.policy).requires_grad_(False)
             self.register_buffer("cache_round", torch.tensor(-1))
             self.action_cache, self.filled_round = {}, None
 
     def before_update(self, step: int, data: dict[str, torch.Tensor] | None) -> None:
-        """Called by the training loops before update number `step` (1-based) with the offline data."""
-        self.distilling = step > self.cfg.distill_after
+        """Called by the training loops before update number `step` (1-based) with the offline data: the
+        schedules (warm-up, distillation interval, late setting) and the action cache's refresh."""
+        cfg = self.cfg
+        self.distilling = step > cfg.distill_after and (step - cfg.distill_after - 1) % cfg.distill_every == 0
+        if 0 < cfg.late_after < step and self.train_optimize is self.optimize:
+            samples = cfg.late_samples or cfg.samples
+            self.train_optimize = dataclasses.replace(
+                self.optimize, samples=samples, keep=min(cfg.keep, samples),
+                local_steps=cfg.local_steps if cfg.late_local_steps < 0 else cfg.late_local_steps)
         if not self.cfg.action_cache or data is None:
             return
         round_ = (step - 1) // self.cfg.action_cache
@@ -103,15 +124,16 @@ class ActionOptimizing:
         """The cached policy samples of the batch's dataset states (None: sample afresh, e.g. online data)."""
         if not self.cfg.action_cache or "indices" not in batch or key not in self.action_cache:
             return None
-        return self.action_cache[key][batch["indices"]]
+        return self.action_cache[key][batch["indices"], :self.train_optimize.samples]  # fewer late in training
 
     def q_value(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         return self.q(obs, actions).mean(0)  # ensemble mean, as the paper ranks actions
 
     def improve(self, obs: torch.Tensor, data_actions: torch.Tensor | None = None,
-                samples: torch.Tensor | None = None):
-        return self.optimize(obs, self.policy, self.q_value, self.action_low, self.action_high, data_actions, samples,
-                             self.policy_input(obs))
+                samples: torch.Tensor | None = None, acting: bool = False):
+        operator = self.optimize if acting else self.train_optimize
+        return operator(obs, self.policy, self.q_value, self.action_low, self.action_high, data_actions, samples,
+                        self.policy_input(obs))
 
     def distillation_loss(self, obs: torch.Tensor, candidates) -> torch.Tensor:
         targets, weights = distillation_targets(candidates, self.cfg.distill, self.cfg.temperature)
@@ -126,7 +148,7 @@ class ActionOptimizing:
             init = self.policy.sample(self.policy_input(obs_t), cfg.samples) if cfg.act_search == "cem-policy" else None
             return cem_search(obs_t, self.q_value, self.action_low, self.action_high, init, cfg.cem_iterations,
                               cfg.cem_population, max(1, cfg.cem_population // 10)).cpu().numpy()
-        candidates = self.improve(obs_t)
+        candidates = self.improve(obs_t, acting=True)
         return select(candidates, "argmax" if deterministic else self.cfg.selection,
                       self.cfg.temperature).detach().cpu().numpy()
 

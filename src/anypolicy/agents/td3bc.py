@@ -43,6 +43,7 @@ class TD3BCConfig:
 class TD3BC(Agent):
     Config = TD3BCConfig
     capturable = False  # the actor updates every `policy_delay` steps
+    compiled_losses = ("critic_loss", "actor_loss")
 
     def __init__(self, cfg: TD3BCConfig, obs_dim, action_dim, action_low, action_high, **kw):
         super().__init__(cfg, obs_dim, action_dim, action_low, action_high, **kw)
@@ -55,7 +56,7 @@ class TD3BC(Agent):
         self.register_buffer("updates", torch.zeros((), dtype=torch.long))  # saved: resume keeps the phase
         self.policy_metrics = None  # the latest actor step's losses, logged at every update
 
-    def critic_step(self, batch):
+    def critic_loss(self, batch):
         cfg = self.cfg
         obs, next_obs = self.normalize(batch["observations"]), self.normalize(batch["next_observations"])
         with torch.no_grad():
@@ -63,11 +64,9 @@ class TD3BC(Agent):
             next_action = self.smoothed(next_action, cfg.policy_noise, cfg.noise_clip)
             target = batch["rewards"] + cfg.discount * batch["masks"] * self.q_target(next_obs, next_action).min(0).values
         critic_loss, q_data = self.q.td_loss(obs, batch["actions"], target)
-        step(self.critic_opt, critic_loss)
-        self.updates += 1  # saved with the weights; `count` mirrors it on the host, so no device sync per update
-        return {"critic_loss": critic_loss.detach(), "q_mean": q_data.detach().mean()}
+        return critic_loss, {"critic_loss": critic_loss.detach(), "q_mean": q_data.detach().mean()}
 
-    def actor_step(self, batch):
+    def actor_loss(self, batch):
         cfg = self.cfg
         obs = self.normalize(batch["observations"])
         pi = self.policy.sample(self.policy_input(obs), 1)[:, 0]
@@ -75,16 +74,20 @@ class TD3BC(Agent):
         lam = cfg.alpha / q.abs().mean().detach()
         bc = (pi - batch["actions"]).pow(2).mean()
         policy_loss = -lam * q.mean() + bc
-        step_own(self.policy_opt, policy_loss)
-        polyak_update(self.q_target, self.q, cfg.target_tau)
-        polyak_update(self.policy_target, self.policy, cfg.target_tau)
-        return {"policy_loss": policy_loss.detach(), "bc_loss": bc.detach()}
+        return policy_loss, {"policy_loss": policy_loss.detach(), "bc_loss": bc.detach()}
 
-    def compiled_update(self):
-        """Compile the two steps, not the update: the every-`policy_delay` decision stays in Python (compiling
-        it would specialize on the step count and recompile at every update)."""
-        self.critic_step, self.actor_step = torch.compile(self.critic_step), torch.compile(self.actor_step)
-        return self.update
+    def critic_step(self, batch):
+        loss, metrics = self.critic_loss(batch)
+        step(self.critic_opt, loss)
+        self.updates += 1  # saved with the weights; `count` mirrors it on the host, so no device sync per update
+        return metrics
+
+    def actor_step(self, batch):
+        loss, metrics = self.actor_loss(batch)
+        step_own(self.policy_opt, loss)  # gradients for the policy only: none into the critic's weights
+        polyak_update(self.q_target, self.q, self.cfg.target_tau)
+        polyak_update(self.policy_target, self.policy, self.cfg.target_tau)
+        return metrics
 
     def update(self, batch):
         if self.policy_metrics is None:  # first update of this process: read the (possibly resumed) count once

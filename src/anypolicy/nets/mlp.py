@@ -43,6 +43,10 @@ class EnsembleLinear(nn.Module):
 
     def forward(self, x: torch.Tensor, members: int | None = None) -> torch.Tensor:
         """x [E, B, in] -> [E, B, out]; with `members`, only the first members (x [members, B, in])."""
+        if self.weight.shape[-1] == 1 and (x.dtype == torch.float32 or torch.compiler.is_compiling()):
+            # one output (a Q-value): on the CPU batched matrix-vector products are slow (in fp32 4x slower
+            # than this product and sum, which torch.compile also fuses into the preceding activation)
+            return (x * self.weight[:members].transpose(1, 2)).sum(-1, keepdim=True) + self.bias[:members]
         return torch.baddbmm(self.bias[:members], x, self.weight[:members])
 
 
@@ -85,6 +89,18 @@ class EnsembleMLP(nn.Module):
 
     def first_layer(self, *inputs: torch.Tensor, members: int | None = None) -> torch.Tensor:
         """Sum of the first layer over inputs; each input is [B, d] or [B, n, d] (broadcast against each other)."""
+        e = members or self.ensemble
+        lead = inputs[0].shape[:-1]
+        if len(inputs) > 1 and all(x.shape[:-1] == lead for x in inputs):
+            # a row of every input for each row (one action per state): one matmul over the concatenated inputs
+            # costs little more than the state's alone, where a thin one of its own (the action's) costs as much
+            x = torch.cat(inputs, -1).reshape(1, -1, sum(x.shape[-1] for x in inputs)).expand(e, -1, -1)
+            weight = torch.cat([layer.weight[:members] for layer in self.first], 1)
+            return torch.baddbmm(self.first[0].bias[:members], x, weight).reshape(e, *lead, -1)
+        return self.broadcast_first_layer(*inputs, members=members)
+
+    def broadcast_first_layer(self, *inputs: torch.Tensor, members: int | None = None) -> torch.Tensor:
+        """The first layer input by input, each computed once and broadcast (many actions per state)."""
         total, e = None, members or self.ensemble
         for layer, x in zip(self.first, inputs):
             lead = x.shape[:-1]
