@@ -23,6 +23,9 @@ SETTINGS = {  # PA-RL Appendix B: k = 32, m = 10, T = 10, 5-step diffusion 256 x
 # the cheap setting with the action cache: samples drawn ahead for a dataset of CACHE_STATES states
 SETTINGS["cpu-cache"] = {**SETTINGS["cpu"], "action_cache": "1000000"}
 SETTINGS["cpu-cfpi-step"] = {**SETTINGS["cpu"], "local_step": "cfpi"}  # one closed-form step instead of 5
+# the schedules: distillation at every 4th update; the late setting (8 samples, 2 local steps) from update 2 on
+SETTINGS["cpu-distill4"] = {**SETTINGS["cpu"], "distill_every": "4"}
+SETTINGS["cpu-late"] = {**SETTINGS["cpu"], "late_after": "1", "late_samples": "8", "late_local_steps": "2"}
 CACHE_STATES = 16384
 LABELS = ("parl/global", "parl/local", "parl/critic", "parl/distill")
 
@@ -49,25 +52,28 @@ def main():
         cfg, _ = override(PARLCalQLConfig(), sets)
         agent = PARLCalQL(cfg, 28, 5, -np.ones(5), np.ones(5)).to(args.device)
         b = batch(args.batch, 28, 5, args.device)
-        extra = {}
+        extra, data, step = {}, None, iter(range(1, 10**9))
         if cfg.action_cache:  # fill once (timed), then every batch is served from the cache
             data = {k: torch.randn(CACHE_STATES, 28, device=args.device) for k in ("observations", "next_observations")}
             t0 = time.perf_counter()
-            agent.before_update(1, data)
+            agent.before_update(next(step), data)
             extra["cache_fill_s_per_1k_states"] = round((time.perf_counter() - t0) / CACHE_STATES * 1000, 3)
             b["indices"] = torch.randint(CACHE_STATES, (args.batch,), device=args.device)
-        agent.update(b)  # warm-up
+        def update():  # as the training loop does: the schedules' decisions, then the update
+            agent.before_update(next(step), data)
+            agent.update(b)
+        update()  # warm-up
         rates = []
         for _ in range(args.rounds):
             t0 = time.perf_counter()
             for _ in range(args.updates):
-                agent.update(b)
+                update()
             if args.device.startswith("cuda"):
                 torch.cuda.synchronize()
             rates.append(args.updates / (time.perf_counter() - t0))
         with profile(activities=[ProfilerActivity.CPU]) as prof:
-            for _ in range(max(2, args.updates // 4)):
-                agent.update(b)
+            for _ in range(max(4, args.updates // 4)):
+                update()
         totals = {e.key: e.cpu_time_total for e in prof.key_averages() if e.key in LABELS}
         whole = sum(totals.values())
         rows[name] = {"settings": sets or "defaults", **extra, "updates_per_s_median": round(statistics.median(rates), 3),

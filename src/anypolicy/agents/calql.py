@@ -73,7 +73,7 @@ class CalQL(Agent):
                               f"and needs `sample_with_log_prob` (policy=gaussian); for '{cfg.policy}' use parl-calql.")
         self.log_ent = torch.nn.Parameter(torch.zeros(()))
         self.target_entropy = -float(action_dim)
-        self.ent_opt = torch.optim.Adam([self.log_ent], lr=cfg.policy_lr)
+        self.ent_opt = torch.optim.Adam([self.log_ent], lr=cfg.policy_lr, fused=True)
 
     def critic_loss(self, obs, next_obs, batch):
         cfg = self.cfg
@@ -101,7 +101,9 @@ class CalQL(Agent):
         step(self.critic_opt, critic_loss)
         policy_loss, log_prob = self.actor_loss(obs)
         step_own(self.policy_opt, policy_loss)
-        step(self.ent_opt, -(self.log_ent * (log_prob + self.target_entropy)).mean())  # the entropy weight
+        # L_ent's gradient in closed form: d/d log ent of -log ent * mean(log pi + target entropy)
+        self.log_ent.grad = -(log_prob.mean() + self.target_entropy).reshape(()).to(self.log_ent.dtype)
+        self.ent_opt.step()
         polyak_update(self.q_target, self.q, self.cfg.target_tau)
         return {**{k: v.detach() for k, v in metrics.items()}, "policy_loss": policy_loss.detach(),
                 "entropy_weight": self.log_ent.exp().detach(), "log_prob": log_prob.mean()}
