@@ -148,9 +148,9 @@ def iql_cube_gpu():
             "BC (4 x 512, H100)": {"cube-single task 2": {0: success_at(RAW / "gpu-bc-4x512-s0-eval.csv", step)}}}
 
 
-def throughput_cpu():
+def throughput_cpu(name: str = "throughput-cpu.json"):
     """benchmarks/throughput.py: median updates/s per contender and the ratio to d3rlpy (a finished table)."""
-    path = RAW / "throughput-cpu.json"
+    path = RAW / name
     if not path.exists():
         return None
     algos = json.loads(path.read_text())["algos"]
@@ -249,6 +249,7 @@ TABLES = {  # block name: (document, scores, baseline of the probability of impr
     "iql-cube-gpu": ("iql-cube-single.md", iql_cube_gpu, None),
     "precision-toy": ("throughput.md", precision_toy, "IQL fp32"),
     "throughput-cpu": ("throughput.md", throughput_cpu, None),
+    "throughput-cpu-rerun": ("throughput.md", lambda: throughput_cpu("throughput-cpu-rerun.json"), None),
     "throughput-flops": ("throughput.md", throughput_flops, None),
     "pixel-throughput": ("pixels.md", pixel_throughput, None),
     "pixels-cube": ("pixels.md", pixels_cube, None),

@@ -149,16 +149,18 @@ def test_td3bc_actor_step_on_one_head_with_own_gradients_equals_the_plain_step()
 
 
 def test_compiled_losses_give_the_eager_updates():
-    """compile=true compiles the recipes' loss methods (forward and backward graphs, with the fused
-    multiply-and-sum output layer that only compiled code uses) and keeps the steps eager: a few TD3+BC
-    updates (both phases of the policy delay) and Cal-QL updates give the eager path's weights."""
+    """compile=true makes each optimizer step of these recipes one graph (loss, gradients by torch.func, Adam
+    on the optimizer's own state; with the multiply-and-sum output layer that only compiled code uses): a few
+    TD3+BC updates (both phases of the policy delay), Cal-QL and IQL updates give the eager path's weights and
+    Adam moments, and an eager step continues from the fused ones' state."""
     import torch._inductor.config as inductor_config
 
     from anypolicy.agents.calql import CalQL, CalQLConfig
     from anypolicy.agents.td3bc import TD3BC, TD3BCConfig
 
     for cls, cfg in ((TD3BC, TD3BCConfig(hidden=(32, 32), critic_hidden=(32, 32))),
-                     (CalQL, CalQLConfig(hidden=(32, 32), critic_hidden=(32, 32), cql_actions=3))):
+                     (CalQL, CalQLConfig(hidden=(32, 32), critic_hidden=(32, 32), cql_actions=3)),
+                     (IQL, IQLConfig(hidden=(32, 32)))):
         torch.manual_seed(0)
         eager = cls(cfg, 5, 2, -np.ones(2), np.ones(2))
         compiled = copy.deepcopy(eager)
@@ -173,6 +175,10 @@ def test_compiled_losses_give_the_eager_updates():
                 update(b)
         for (name, p), r in zip(compiled.named_parameters(), eager.parameters()):
             torch.testing.assert_close(p, r, atol=1e-5, rtol=1e-4, msg=f"{cls.__name__} {name}")
+        for name, opt in eager.optimizers().items():
+            for p, r in zip(compiled.optimizers()[name].state.values(), opt.state.values()):
+                for key in ("step", "exp_avg", "exp_avg_sq"):
+                    torch.testing.assert_close(p[key], r[key], atol=1e-5, rtol=1e-4, msg=f"{name} {key}")
 
 
 def test_thin_layers_equal_their_batched_matrix_products():

@@ -15,7 +15,7 @@ class Agent(nn.Module):
     separate_encoders = True  # the policy may have an encoder of its own (its inputs go through policy_input)
     capturable = True  # an update without Python decisions between steps, so a CUDA graph can replay it
     seed_batchable = False  # `losses` + `moving_averages` are the whole update (train/multiseed.py)
-    compiled_losses: tuple[str, ...] = ()  # methods that compute losses: what `compiled_update` compiles
+    fuses_steps = False  # every step of the update goes through `step_on` (compile fuses each into one graph)
 
     def __init__(self, cfg, obs_dim: int, action_dim: int, action_low, action_high,
                  obs_mean: np.ndarray | None = None, obs_std: np.ndarray | None = None):
@@ -103,15 +103,30 @@ class Agent(nn.Module):
         return [("policy.ema", "policy.model", 1.0 - decay)] if decay is not None else []
 
     def compiled_update(self):
-        """The update under torch.compile. Recipes that name their loss methods (`compiled_losses`) get those
-        compiled, forward and backward graphs, while the steps run eagerly: tracing the fused optimizer steps
-        only adds graph breaks and a guard check for each, and Python decisions between steps (TD3's policy
-        delay) would specialize a whole-update graph on the step count. Otherwise the whole update."""
-        if not self.compiled_losses:
-            return torch.compile(self.update)
-        for name in self.compiled_losses:
-            setattr(self, name, torch.compile(getattr(self, name)))
-        return self.update
+        """The update under torch.compile. Recipes whose steps all go through `step_on` get each step compiled
+        as one graph (loss, gradients, Adam) and keep their Python decisions between steps (TD3's policy
+        delay) eager; otherwise the whole update is compiled."""
+        if self.fuses_steps and self.pixels is None:  # an image encoder runs outside the losses (Cal-QL)
+            self.fused_steps = {}
+            return self.update
+        return torch.compile(self.update)
+
+    def step_on(self, optimizer: torch.optim.Optimizer, loss_fn, *args) -> dict[str, torch.Tensor]:
+        """One step of `optimizer` on `loss_fn(*args) -> (loss, metrics)`, gradients for its own parameters only
+        (an actor's loss through the critic leaves the critic's .grad alone); returns the metrics. Compiled
+        (`compiled_update`), the loss, its gradients and the Adam update are one graph
+        (train/fused_step.py)."""
+        fused = getattr(self, "fused_steps", None)
+        if fused is None:
+            loss, metrics = loss_fn(*args)
+            step_own(optimizer, loss)
+            return metrics
+        key = (id(optimizer), loss_fn.__name__)
+        if key not in fused:
+            from anypolicy.train.fused_step import fused_adam_step
+
+            fused[key] = fused_adam_step(self, optimizer, loss_fn)
+        return fused[key](*args)
 
     def before_update(self, step: int, data: dict[str, torch.Tensor] | None) -> None:
         """Hook before update number `step` of a run (1-based), with the offline data's tensors."""

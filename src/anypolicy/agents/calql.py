@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import torch
 
-from anypolicy.agents.base import Agent, step, step_own
+from anypolicy.agents.base import Agent
 from anypolicy.config import ConfigError
 from anypolicy.critics.losses import conservative_td_loss
 from anypolicy.critics.q import QEnsemble, polyak_update
@@ -63,7 +63,7 @@ def build_critic_and_policy(agent: Agent, cfg) -> None:
 
 class CalQL(Agent):
     Config = CalQLConfig
-    compiled_losses = ("critic_loss", "actor_loss")
+    fuses_steps = True
 
     def __init__(self, cfg: CalQLConfig, obs_dim, action_dim, action_low, action_high, **kw):
         super().__init__(cfg, obs_dim, action_dim, action_low, action_high, **kw)
@@ -89,23 +89,21 @@ class CalQL(Agent):
             batch["mc_returns"] if cfg.calibrated else None, cfg.cql_temperature)
 
     def actor_loss(self, obs):
-        """(policy loss, log pi of its reparameterized actions)."""
         actions, log_prob = self.policy.sample_with_log_prob(self.policy_input(obs), 1)
         ent = self.log_ent.exp().detach()
         policy_loss = (ent * log_prob[:, 0] - self.q(obs.detach(), actions).mean(0)[:, 0]).mean()
-        return policy_loss, log_prob.detach()
+        return policy_loss, {"policy_loss": policy_loss.detach(), "log_prob": log_prob.detach()}
 
     def update(self, batch):
         obs, next_obs = self.normalize(batch["observations"]), self.normalize(batch["next_observations"])
-        critic_loss, metrics = self.critic_loss(obs, next_obs, batch)
-        step(self.critic_opt, critic_loss)
-        policy_loss, log_prob = self.actor_loss(obs)
-        step_own(self.policy_opt, policy_loss)
+        metrics = self.step_on(self.critic_opt, self.critic_loss, obs, next_obs, batch)
+        actor = self.step_on(self.policy_opt, self.actor_loss, obs)
+        log_prob = actor["log_prob"]
         # L_ent's gradient in closed form: d/d log ent of -log ent * mean(log pi + target entropy)
         self.log_ent.grad = -(log_prob.mean() + self.target_entropy).reshape(()).to(self.log_ent.dtype)
         self.ent_opt.step()
         polyak_update(self.q_target, self.q, self.cfg.target_tau)
-        return {**{k: v.detach() for k, v in metrics.items()}, "policy_loss": policy_loss.detach(),
+        return {**{k: v.detach() for k, v in metrics.items()}, "policy_loss": actor["policy_loss"],
                 "entropy_weight": self.log_ent.exp().detach(), "log_prob": log_prob.mean()}
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import torch
 
-from anypolicy.agents.base import Agent, step
+from anypolicy.agents.base import Agent
 from anypolicy.config import ConfigError
 from anypolicy.critics.losses import expectile_loss
 from anypolicy.critics.q import QEnsemble, ValueNet, polyak_update
@@ -46,7 +46,7 @@ class IQLConfig:
 class IQL(Agent):
     Config = IQLConfig
     seed_batchable = True
-    compiled_losses = ("losses",)
+    fuses_steps = True
 
     def __init__(self, cfg: IQLConfig, obs_dim, action_dim, action_low, action_high, **kw):
         super().__init__(cfg, obs_dim, action_dim, action_low, action_high, **kw)
@@ -108,8 +108,7 @@ class IQL(Agent):
         return [("q_target", "q", self.cfg.target_tau)] + super().moving_averages()
 
     def update(self, batch):
-        loss, metrics = self.losses(batch)
-        step(self.opt, loss)
+        metrics = self.step_on(self.opt, self.losses, batch)
         self.after_policy_step()
         polyak_update(self.q_target, self.q, self.cfg.target_tau)
         return {k: v.detach() for k, v in metrics.items()}

@@ -224,6 +224,7 @@ class PARLIQL(ActionOptimizing, IQL):
 
     Config = PARLIQLConfig
     seed_batchable = False  # action optimization and its cache decide between steps
+    fuses_steps = False  # the action optimization takes gradients of its own inside the loss
 
     def __init__(self, cfg: PARLIQLConfig, obs_dim, action_dim, action_low, action_high, **kw):
         super().__init__(cfg, obs_dim, action_dim, action_low, action_high, **kw)

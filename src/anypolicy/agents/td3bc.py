@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
-from anypolicy.agents.base import Agent, step, step_own
+from anypolicy.agents.base import Agent
 from anypolicy.critics.q import QEnsemble, polyak_update
 from anypolicy.policies import policy_from_config
 
@@ -43,7 +43,7 @@ class TD3BCConfig:
 class TD3BC(Agent):
     Config = TD3BCConfig
     capturable = False  # the actor updates every `policy_delay` steps
-    compiled_losses = ("critic_loss", "actor_loss")
+    fuses_steps = True
 
     def __init__(self, cfg: TD3BCConfig, obs_dim, action_dim, action_low, action_high, **kw):
         super().__init__(cfg, obs_dim, action_dim, action_low, action_high, **kw)
@@ -77,14 +77,12 @@ class TD3BC(Agent):
         return policy_loss, {"policy_loss": policy_loss.detach(), "bc_loss": bc.detach()}
 
     def critic_step(self, batch):
-        loss, metrics = self.critic_loss(batch)
-        step(self.critic_opt, loss)
+        metrics = self.step_on(self.critic_opt, self.critic_loss, batch)
         self.updates += 1  # saved with the weights; `count` mirrors it on the host, so no device sync per update
         return metrics
 
     def actor_step(self, batch):
-        loss, metrics = self.actor_loss(batch)
-        step_own(self.policy_opt, loss)  # gradients for the policy only: none into the critic's weights
+        metrics = self.step_on(self.policy_opt, self.actor_loss, batch)  # gradients for the policy only
         polyak_update(self.q_target, self.q, self.cfg.target_tau)
         polyak_update(self.policy_target, self.policy, self.cfg.target_tau)
         return metrics
