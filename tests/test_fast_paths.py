@@ -158,6 +158,7 @@ def test_compiled_losses_give_the_eager_updates():
     from anypolicy.agents.calql import CalQL, CalQLConfig
     from anypolicy.agents.td3bc import TD3BC, TD3BCConfig
 
+    torch._dynamo.reset()  # earlier compiled agents would count towards dynamo's recompile limit (then: eager)
     for cls, cfg in ((TD3BC, TD3BCConfig(hidden=(32, 32), critic_hidden=(32, 32))),
                      (CalQL, CalQLConfig(hidden=(32, 32), critic_hidden=(32, 32), cql_actions=3)),
                      (IQL, IQLConfig(hidden=(32, 32)))):

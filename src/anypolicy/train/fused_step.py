@@ -1,7 +1,9 @@
 """One optimizer step as one compiled graph: the loss, its gradients (torch.func) and Adam's update of the
 parameters and moments. On the CPU a small update is bound by per-call costs (autograd's engine, the
 optimizer's Python, a guard check per compiled piece), which this removes; the numbers are Adam's
-(torch.optim.Adam's state is read and written in place, so checkpoints and eager steps continue it)."""
+(torch.optim.Adam's state is read and written in place, so checkpoints and eager steps continue it).
+Each step of each agent is one cache entry of the compiled function: past dynamo's recompile limit (8 by
+default, `torch._dynamo.config.recompile_limit`) in one process, dynamo warns and runs further steps eagerly."""
 from __future__ import annotations
 
 import torch
