@@ -29,6 +29,7 @@ class Agent(nn.Module):
         self.register_buffer("action_low", torch.as_tensor(action_low, dtype=torch.float32).reshape(action_dim))
         self.register_buffer("action_high", torch.as_tensor(action_high, dtype=torch.float32).reshape(action_dim))
         self.pixels, self.encoder_trainer = None, None  # image front end (attach_encoder)
+        self.fused_steps = None  # compiled steps by (optimizer, loss), once `compiled_update` enables them
 
     def normalize(self, obs: torch.Tensor) -> torch.Tensor:
         """What the networks see: standardized states, or the features of uint8 images (augmented while training)."""
@@ -116,7 +117,7 @@ class Agent(nn.Module):
         (an actor's loss through the critic leaves the critic's .grad alone); returns the metrics. Compiled
         (`compiled_update`), the loss, its gradients and the Adam update are one graph
         (train/fused_step.py)."""
-        fused = getattr(self, "fused_steps", None)
+        fused = self.fused_steps
         if fused is None:
             loss, metrics = loss_fn(*args)
             step_own(optimizer, loss)

@@ -100,7 +100,7 @@ class CalQL(Agent):
         actor = self.step_on(self.policy_opt, self.actor_loss, obs)
         log_prob = actor["log_prob"]
         # L_ent's gradient in closed form: d/d log ent of -log ent * mean(log pi + target entropy)
-        self.log_ent.grad = -(log_prob.mean() + self.target_entropy).reshape(()).to(self.log_ent.dtype)
+        self.log_ent.grad = -(log_prob.mean() + self.target_entropy).to(self.log_ent.dtype)
         self.ent_opt.step()
         polyak_update(self.q_target, self.q, self.cfg.target_tau)
         return {**{k: v.detach() for k, v in metrics.items()}, "policy_loss": actor["policy_loss"],

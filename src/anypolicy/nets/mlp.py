@@ -89,15 +89,15 @@ class EnsembleMLP(nn.Module):
 
     def first_layer(self, *inputs: torch.Tensor, members: int | None = None) -> torch.Tensor:
         """Sum of the first layer over inputs; each input is [B, d] or [B, n, d] (broadcast against each other)."""
-        e = members or self.ensemble
         lead = inputs[0].shape[:-1]
-        if len(inputs) > 1 and all(x.shape[:-1] == lead for x in inputs):
-            # a row of every input for each row (one action per state): one matmul over the concatenated inputs
-            # costs little more than the state's alone, where a thin one of its own (the action's) costs as much
-            x = torch.cat(inputs, -1).reshape(1, -1, sum(x.shape[-1] for x in inputs)).expand(e, -1, -1)
-            weight = torch.cat([layer.weight[:members] for layer in self.first], 1)
-            return torch.baddbmm(self.first[0].bias[:members], x, weight).reshape(e, *lead, -1)
-        return self.broadcast_first_layer(*inputs, members=members)
+        if len(inputs) == 1 or any(x.shape[:-1] != lead for x in inputs):
+            return self.broadcast_first_layer(*inputs, members=members)
+        # a row of every input for each row (one action per state): one matmul over the concatenated inputs
+        # costs little more than the state's alone, where a thin one of its own (the action's) costs as much
+        e, x = members or self.ensemble, torch.cat(inputs, -1)
+        weight = torch.cat([layer.weight[:members] for layer in self.first], 1)
+        y = torch.baddbmm(self.first[0].bias[:members], x.reshape(1, -1, x.shape[-1]).expand(e, -1, -1), weight)
+        return y.reshape(e, *lead, -1)
 
     def broadcast_first_layer(self, *inputs: torch.Tensor, members: int | None = None) -> torch.Tensor:
         """The first layer input by input, each computed once and broadcast (many actions per state)."""

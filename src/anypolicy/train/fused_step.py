@@ -35,9 +35,9 @@ def adam_state(optimizer: torch.optim.Adam, p: torch.Tensor) -> dict:
 def fused_adam_step(agent: nn.Module, optimizer: torch.optim.Optimizer, loss_fn):
     """A compiled function of `*args` that minimizes `loss_fn(*args) -> (loss, metrics)` by one Adam step of
     `optimizer`, gradients for the optimizer's own parameters only, and returns the metrics."""
-    for group in optimizer.param_groups:
-        if not isinstance(optimizer, torch.optim.Adam) or group["weight_decay"] or group["amsgrad"] or group["maximize"]:
-            raise ValueError("a fused step implements plain Adam (no weight decay, amsgrad or maximize).")
+    if not isinstance(optimizer, torch.optim.Adam) or any(
+            group["weight_decay"] or group["amsgrad"] or group["maximize"] for group in optimizer.param_groups):
+        raise ValueError("a fused step implements plain Adam (no weight decay, amsgrad or maximize).")
     names = {p: name for name, p in agent.named_parameters()}
     groups = [(group, list(group["params"])) for group in optimizer.param_groups]
     params = [p for _, ps in groups for p in ps]
@@ -54,7 +54,7 @@ def fused_adam_step(agent: nn.Module, optimizer: torch.optim.Optimizer, loss_fn)
             for group, ps in groups:
                 (beta1, beta2), lr, eps = group["betas"], group["lr"], group["eps"]
                 for p in ps:
-                    g, state = grads["agent." + names[p]], adam_state(optimizer, p)
+                    g, state = grads["agent." + names[p]], optimizer.state[p]
                     state["step"] += 1
                     state["exp_avg"].lerp_(g, 1 - beta1)
                     state["exp_avg_sq"].mul_(beta2).addcmul_(g, g, value=1 - beta2)
