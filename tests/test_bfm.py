@@ -89,6 +89,33 @@ def test_an_fb_update_reads_no_reward():
         assert torch.equal(runs[0][k], runs[1][k]), k
 
 
+def test_fb_training_reads_no_task_label():
+    """Two singletask labellings of the same play data (other rewards, other successes as terminals) give
+    FB updates with identical weights: masks come from the environment's terminals, not a task's."""
+    from conftest import make_arrays
+
+    from anypolicy.data.dataset import Dataset
+    from anypolicy.train.loop import make_configs, make_sampler
+
+    play = Dataset(**make_arrays(n=64, s=4, a=2, episodes=2))  # no terminals, as OGBench play data
+    rng = np.random.default_rng(0)
+    tasks = [play.with_rewards(-rng.integers(0, 3, 64).astype(np.float32), rng.random(64) < p) for p in (0.1, 0.5)]
+    assert not np.array_equal(tasks[0].terminals, tasks[1].terminals)
+    tcfg, _ = make_configs("fb", {}, dataset="toy:nav")
+    runs = []
+    for labelled in tasks:
+        sampler = make_sampler(tcfg, TINY, labelled, "cpu")
+        assert float(sampler.data["masks"].min()) == 1.0
+        torch.manual_seed(1)
+        agent = FB(TINY, 4, 2, -np.ones(2), np.ones(2))
+        gen = torch.Generator().manual_seed(0)
+        for _ in range(3):
+            agent.update({k: v for k, v in sampler.sample(32, gen).items() if k != "rewards"})
+        runs.append(agent.state_dict())
+    for k in runs[0]:
+        assert torch.equal(runs[0][k], runs[1][k]), k
+
+
 @pytest.fixture(scope="module")
 def toy_fb(tmp_path_factory):
     from anypolicy.train.loop import train
@@ -113,6 +140,31 @@ def test_adaptation_with_a_zero_step_keeps_the_zero_shot_policy(toy_fb, method):
     assert all(c["success"] == out["zero_shot"]["success"] and c["return_mean"] == out["zero_shot"]["return_mean"]
                for c in out["curve"])
     assert out["curve"][-1]["budget"] == pytest.approx(3.0)  # the whole budget was spent, and no more
+
+
+def test_rela_regresses_every_residual_head(toy_fb, monkeypatch):
+    """ReLA's residual critic: each of its two heads regresses on the TD target (the minimum is for the
+    target and the latent ascent only). Both heads start at zero, so a loss on their minimum would send the
+    whole first gradient to one head."""
+    from anypolicy.bfm.adapt import load_task
+
+    first_grads = []
+
+    class Recording(torch.optim.Adam):
+        def step(self, closure=None):
+            if not first_grads:  # the critic's optimizer is built, and steps, first
+                first_grads.extend(p.grad.clone() for p in self.param_groups[0]["params"]
+                                   if p.dim() == 3 and p.shape[0] == 2 and p.shape[-1] == 1)
+            return super().step(closure)
+
+    monkeypatch.setattr(torch.optim, "Adam", Recording)
+    agent, env_id, next_obs, rewards = load_task(toy_fb)
+    cfg = AdaptConfig(method="rela", episodes=2, eval_every=2, eval_episodes=1, batch_size=16, updates_per_step=1,
+                      residual_hidden=(16, 16))
+    Adapter(agent, env_id, next_obs, rewards, cfg).run()
+    assert len(first_grads) == 2  # the output layer's weight [2 heads, 16, 1] and bias [2 heads, 1, 1]
+    for grad in first_grads:
+        assert grad[0].abs().sum() > 0 and grad[1].abs().sum() > 0
 
 
 def test_cli_zero_shot_and_adapt(toy_fb, tmp_path, capsys):

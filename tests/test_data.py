@@ -161,6 +161,8 @@ def test_d4rl_hdf5_import(tmp_path):
 
 
 def test_mc_returns_match_a_direct_sum():
+    """Segments end at terminals (nothing follows) and at episode ends cut by a time limit, where the last
+    reward continues forever: G_t = sum_{t <= j < T} gamma^(j-t) r_j + gamma^(T-t) r_(T-1) / (1 - gamma)."""
     arrays = make_arrays(n=12, episodes=3)
     arrays["terminals"] = arrays["terminals"].copy()
     arrays["terminals"][3] = True
@@ -171,7 +173,26 @@ def test_mc_returns_match_a_direct_sum():
     for i in range(12):
         end = (i // 4 + 1) * 4
         expected = sum(gamma ** (j - i) * r[j] for j in range(i, end))
+        if end != 4:  # the first episode ends at a terminal; the others are truncated
+            expected += gamma ** (end - i) * r[end - 1] / (1 - gamma)
         assert got[i] == pytest.approx(expected, rel=1e-5)
+
+
+def test_mc_returns_of_a_truncated_never_solved_episode_are_its_value():
+    """OGBench play data: -1 per step and a time limit, never a terminal. The return-to-go of every state,
+    the last ones included, is the value of never solving the task, -1 / (1 - gamma) = -100; a success
+    (terminal, reward 0 there) still ends the sum."""
+    n = 1001
+    arrays = make_arrays(n=2 * n, episodes=2)
+    arrays["rewards"] = -np.ones(2 * n, np.float32)
+    arrays["terminals"] = np.zeros(2 * n, bool)
+    arrays["rewards"][n + 499] = 0.0  # the second episode solves the task at step 499
+    arrays["terminals"][n + 499] = True
+    g = Dataset(**arrays).mc_returns(0.99)
+    np.testing.assert_allclose(g[:n], -100.0, rtol=1e-5)  # old code: -63.4 at step 900, -1 at the last
+    np.testing.assert_allclose(g[n + 498], -1.0, rtol=1e-6)
+    assert g[n + 499] == 0.0
+    np.testing.assert_allclose(g[n + 500:], -100.0, rtol=1e-5)  # after the success: a new, truncated segment
 
 
 def test_observation_stats():

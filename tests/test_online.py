@@ -32,9 +32,12 @@ def test_finetune_collects_episodes_and_resumes_exactly(offline_run, tmp_path):
     assert sum(int(e["length"]) for e in episodes) == 200
     state = ckpt.load_checkpoint(ckpt.latest_checkpoint(full))[1]
     assert state["buffer"]["size"] == 200 and int(state["updates"]) == 200
-    # Cal-QL's Monte-Carlo returns of each stored episode: the discounted sum of its rewards from t on
+    # Cal-QL's Monte-Carlo returns of each stored episode: the discounted sum of its rewards from t on, and
+    # at an episode cut by the time limit (toy-nav: 60 steps, unsolved here) its last reward continued
     r, g = state["buffer"]["rewards"][:60], state["buffer"]["mc_returns"][:60]
     assert torch.allclose(g[:-1], r[:-1] + 0.99 * g[1:], atol=1e-4)
+    assert int(episodes[0]["length"]) == 60 and float(episodes[0]["success"]) == 0
+    assert float(g[-1]) == pytest.approx(float(r[-1]) / (1 - 0.99), rel=1e-4)
 
     part = finetune(offline_run, 200, tmp_path / "part", ONLINE, stop_after=70)
     assert not (part / "summary.json").exists()

@@ -299,9 +299,12 @@ class Adapter:
         buffer: list = []
         episode = 0
 
-        def q_value(obs_n, actions, z, target=False):
+        def q_heads(obs_n, actions, z, target=False):  # [2, N]: the pretrained value plus each residual head
             net_f, net_r = (f_target, residual_target) if target else (f, residual)
-            return self.value(obs_n, actions, z, f=net_f) + net_r(obs_n, actions)[..., 0].min(0).values
+            return self.value(obs_n, actions, z, f=net_f) + net_r(obs_n, actions)[..., 0]
+
+        def q_value(obs_n, actions, z, target=False):  # the pessimistic minimum: the TD target and the ascent
+            return q_heads(obs_n, actions, z, target).min(0).values
 
         while self.env.left > 0:
             start = len(buffer)
@@ -320,7 +323,7 @@ class Adapter:
                 with torch.no_grad():
                     a2 = policy.act(agent.actor_input(o2, z), deterministic=True)
                     y = r + cfg.discount * (1 - term) * q_value(o2, a2, z, target=True)
-                loss = (q_value(o, a, z) - y).pow(2).mean()
+                loss = (q_heads(o, a, z) - y).pow(2).mean(-1).sum()  # every head regresses on y
                 critic_opt.zero_grad()
                 loss.backward()
                 critic_opt.step()

@@ -64,6 +64,7 @@ class FBConfig:
     parl_step_size: float = 3e-4
     act_samples: int = 1  # >1: act with the argmax of F^T z over this many policy samples (BREEZE: 64)
     inference_samples: int = 100_000  # dataset transitions used for reward inference at evaluation
+    reward_free: bool = True  # masks from the environment's terminals only, never a task's successes
 
 
 def on_sphere(x: torch.Tensor) -> torch.Tensor:

@@ -120,16 +120,15 @@ class Dataset:
         return sums[np.unique(self.episode_ids)]
 
     def mc_returns(self, discount: float, reward_scale: float = 1.0, reward_bias: float = 0.0) -> np.ndarray:
-        """Discounted return-to-go of every transition within its episode (Cal-QL's reference values);
-        the sum restarts after a terminal."""
-        from scipy.signal import lfilter
-
+        """Discounted return-to-go of every transition (Cal-QL's reference values). A segment ends at a terminal
+        or at the end of its episode; one cut by a time limit (no terminal) continues with its last reward
+        forever, r_last / (1 - gamma), rather than with zeros (see `return_to_go`)."""
         r = self.rewards.astype(np.float64) * reward_scale + reward_bias
         ends = np.r_[self.episode_ids[1:] != self.episode_ids[:-1], True] | self.terminals
         out = np.empty(len(self), dtype=np.float64)
         start = 0
-        for end in np.flatnonzero(ends) + 1:  # G_t = r_t + gamma G_{t+1}, as a reversed IIR filter per segment
-            out[start:end] = lfilter([1.0], [1.0, -discount], r[start:end][::-1])[::-1]
+        for end in np.flatnonzero(ends) + 1:
+            out[start:end] = return_to_go(r[start:end], discount, truncated=not self.terminals[end - 1])
             start = end
         return out.astype(np.float32)
 
@@ -147,9 +146,16 @@ class Dataset:
         return obs.mean(0).astype(np.float32), np.maximum(obs.std(0), eps).astype(np.float32)
 
     def with_rewards(self, rewards: np.ndarray, terminals: np.ndarray, **metadata) -> "Dataset":
-        """The same transitions with new reward and terminal labels (e.g. a singletask relabelling)."""
+        """The same transitions with new reward and terminal labels (e.g. a singletask relabelling). The
+        environment's own terminals are kept beside them (`environment_terminals`) for reward-free learners."""
+        extras = {"env_terminals": self.environment_terminals(), **self.extras}
         return replace(self, rewards=rewards.astype(np.float32), terminals=terminals.astype(bool),
-                       metadata={**self.metadata, **metadata})
+                       metadata={**self.metadata, **metadata}, extras=extras)
+
+    def environment_terminals(self) -> np.ndarray:
+        """Terminals of the environment itself, before any task labelled its successes as terminal (none in
+        OGBench play data): what a reward-free method such as FB may bootstrap through."""
+        return self.extras.get("env_terminals", self.terminals)
 
     def summary(self) -> dict:
         returns = self.episode_returns()
@@ -177,6 +183,20 @@ class Dataset:
             info["image_frames"] = list(self.frames.frames.shape)  # [F, C, H, W] uint8
             info["image_megabytes"] = round(self.frames.nbytes / 1e6, 1)
         return info
+
+
+def return_to_go(rewards: np.ndarray, discount: float, truncated: bool) -> np.ndarray:
+    """G_t = r_t + gamma G_{t+1} over one segment of rewards [T]. After a true terminal nothing follows
+    (G_T = 0); after a truncation the reward beyond the cut is unknown, and taking the last reward as
+    continuing forever gives the value of staying in that situation: a never-solved OGBench task (-1 per
+    step) is worth -1 / (1 - gamma) = -100 everywhere, not -63 to 0 over its last hundred steps."""
+    from scipy.signal import lfilter
+
+    rewards = np.asarray(rewards, dtype=np.float64)
+    tail = rewards[-1] / (1.0 - discount) if truncated and len(rewards) else 0.0
+    # a reversed IIR filter whose initial state carries the tail: G_{T-1} = r_{T-1} + gamma * tail
+    out, _ = lfilter([1.0], [1.0, -discount], rewards[::-1], zi=[discount * tail])
+    return out[::-1]
 
 
 def from_episodes(episodes: list[dict], action_low, action_high, metadata: dict | None = None) -> Dataset:

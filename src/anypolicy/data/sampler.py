@@ -14,17 +14,19 @@ def gather(data: dict[str, torch.Tensor], idx: torch.Tensor) -> dict[str, torch.
 class OfflineSampler:
     """Uniform random batches from a Dataset held on `device`. Rewards are scaled and shifted here
     (r * scale + bias); masks are 0 at true terminals only. With `discount`, Monte-Carlo returns of the
-    scaled rewards come along as `mc_returns`; with `next_actions`, the data's next action. Batches carry the transitions' `indices` (for caches)."""
+    scaled rewards come along as `mc_returns`; with `next_actions`, the data's next action; with `reward_free`, masks from the environment's terminals
+    only (no task label). Batches carry the transitions' `indices` (for caches)."""
 
     def __init__(self, dataset: Dataset, device, reward_scale: float = 1.0, reward_bias: float = 0.0,
-                 discount: float | None = None, next_actions: bool = False):
+                 discount: float | None = None, next_actions: bool = False, reward_free: bool = False):
         to = lambda x: torch.as_tensor(np.asarray(x, np.float32), device=device)  # noqa: E731
         self.data = {
             "observations": to(dataset.observations.reshape(len(dataset), -1)),
             "actions": to(dataset.actions),
             "rewards": to(dataset.rewards * reward_scale + reward_bias),
             "next_observations": to(dataset.next_observations.reshape(len(dataset), -1)),
-            "masks": to(1.0 - dataset.terminals),
+            # reward-free learners (FB) stop only at the environment's terminals, never at a task's successes
+            "masks": to(1.0 - (dataset.environment_terminals() if reward_free else dataset.terminals)),
         }
         if discount is not None:
             self.data["mc_returns"] = to(dataset.mc_returns(discount, reward_scale, reward_bias))

@@ -241,10 +241,11 @@ def save_rotating(run_dir: Path, step: int, weights: dict, state: dict, keep: in
 
 def make_sampler(tcfg: TrainConfig, acfg, dataset, device) -> OfflineSampler:
     """Offline batches; recipes whose config sets needs_mc_returns (Cal-QL) get Monte-Carlo returns,
-    those that set needs_next_actions (SARSA) the data's next actions."""
+    those that set needs_next_actions (SARSA) the data's next actions, reward_free ones (FB) masks that no
+    task label sets."""
     discount = getattr(acfg, "discount", None) if getattr(acfg, "needs_mc_returns", False) else None
     kw = dict(reward_scale=tcfg.reward_scale, reward_bias=tcfg.reward_bias, discount=discount,
-              next_actions=getattr(acfg, "needs_next_actions", False))
+              next_actions=getattr(acfg, "needs_next_actions", False), reward_free=getattr(acfg, "reward_free", False))
     if dataset.frames is not None:
         return ImageSampler(dataset, device, tcfg.frame_stack, **kw)
     return OfflineSampler(dataset, device, **kw)

@@ -19,6 +19,7 @@ import torch
 
 from anypolicy.agents.base import recipe_class
 from anypolicy.config import ConfigError, override, parse_assignments, to_dict
+from anypolicy.data.dataset import return_to_go
 from anypolicy.data.sampler import MixedSampler, ReplayBuffer
 from anypolicy.envs.registry import load_dataset, make_env
 from anypolicy.train.checkpoint import latest_checkpoint, load_checkpoint
@@ -198,8 +199,6 @@ def _add_episode(buffer: ReplayBuffer, episode: list, tcfg, acfg) -> None:
     obs, actions, rewards, next_obs, terminals = (np.array(x, np.float32) for x in zip(*episode))
     rewards = rewards * tcfg.reward_scale + tcfg.reward_bias
     extra = {}
-    if acfg is not None:
-        from scipy.signal import lfilter
-
-        extra["mc_returns"] = lfilter([1.0], [1.0, -acfg.discount], rewards[::-1])[::-1].astype(np.float32)
+    if acfg is not None:  # an episode cut by the time limit continues its last reward (data/dataset.py)
+        extra["mc_returns"] = return_to_go(rewards, acfg.discount, truncated=not terminals[-1]).astype(np.float32)
     buffer.add(obs, actions, rewards, next_obs, terminals, **extra)
