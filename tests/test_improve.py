@@ -11,6 +11,7 @@ from anypolicy.critics.q import QEnsemble
 from anypolicy.agents.parl import PARLCalQL, PARLCalQLConfig
 from anypolicy.improve import (ActionOptimization, Candidates, cem_search, distillation_targets, global_opt, local_opt,
                                select)
+from anypolicy.improve.action_opt import first_failure_local_opt
 from anypolicy.policies.gaussian import TanhGaussianPolicy
 
 LOW, HIGH = torch.tensor([-1.0, -0.5, 0.0]), torch.tensor([1.0, 0.5, 2.0])
@@ -42,20 +43,48 @@ def test_global_opt_returns_the_true_top_m():
         assert torch.allclose(out.q[i], -torch.tensor(np.sort(dist)[:5]), atol=1e-5)
 
 
-def test_local_opt_never_lowers_q_nor_leaves_the_bounds():
+@pytest.mark.parametrize("walk", [local_opt, first_failure_local_opt])
+def test_local_opt_never_lowers_q_nor_leaves_the_bounds(walk):
     torch.manual_seed(0)
     critic = QEnsemble(4, 3, hidden=(32, 32), ensemble=3)
     q_fn = lambda obs, a: critic(obs, a).mean(0)  # noqa: E731
     obs = torch.randn(16, 4)
     start = LOW + (HIGH - LOW) * torch.rand(16, 5, 3)
     q0 = q_fn(obs, start).detach()
-    for step_size in (1e-3, 0.1, 10.0):  # a huge step must be refused where it lowers Q, and clipped
-        out = local_opt(obs, Candidates(start, q0), q_fn, steps=10, step_size=step_size, low=LOW, high=HIGH)
+    for step_size in (1e-3, 0.1, 10.0):  # a huge step must not lower Q (best iterate / refused), and is clipped
+        out = walk(obs, Candidates(start, q0), q_fn, steps=10, step_size=step_size, low=LOW, high=HIGH)
         q1 = q_fn(obs, out.actions).detach()
         assert torch.allclose(q1, out.q, atol=1e-5)
         assert (q1 >= q0 - 1e-6).all()
         assert ((out.actions >= LOW) & (out.actions <= HIGH)).all()
         assert (q1 > q0 + 1e-6).float().mean() > 0.5  # and it does improve most candidates
+
+
+def test_best_of_t_reaches_at_least_the_q_of_stopping_at_the_first_failure():
+    """Q(a) = -(a - 1)^2 - exp(-((a - 0.5) / 0.03)^2): maximizer a = 1, a narrow valley on the way from 0.
+    With alpha = 0.15 the third iterate lands in the valley: stopping there leaves a at 0.3 (Q -0.49) for
+    good; walking on, the valley's slope throws a past the maximizer, to the bound, and the steps come back
+    down to about 1. Both stay in the bounds; on any critic best-of-T is never below (the same walk until
+    the first failure, after which the other stays put)."""
+    low, high = torch.tensor([-1.0]), torch.tensor([2.0])
+    q_fn = lambda obs, a: (-(a - 1) ** 2 - torch.exp(-((a - 0.5) / 0.03) ** 2)).sum(-1)  # noqa: E731
+    start = torch.zeros(1, 1, 1)
+    cands = Candidates(start, q_fn(None, start))
+    best = local_opt(torch.zeros(1, 1), cands, q_fn, 10, 0.15, low, high)
+    stuck = first_failure_local_opt(torch.zeros(1, 1), cands, q_fn, 10, 0.15, low, high)
+    assert float(stuck.actions) == pytest.approx(0.3, abs=1e-5) and float(stuck.q) == pytest.approx(-0.49, abs=1e-3)
+    assert abs(float(best.actions) - 1.0) < 0.1 and float(best.q) > -0.01
+    torch.manual_seed(1)  # random critics: per candidate, best-of-T >= first failure, both in the bounds
+    critic = QEnsemble(4, 3, hidden=(32, 32), ensemble=2)
+    q_mlp = lambda obs, a: critic(obs, a).mean(0)  # noqa: E731
+    obs, start = torch.randn(32, 4), LOW + (HIGH - LOW) * torch.rand(32, 4, 3)
+    cands = Candidates(start, q_mlp(obs, start).detach())
+    for step_size in (0.01, 0.3, 3.0):
+        a = local_opt(obs, cands, q_mlp, 10, step_size, LOW, HIGH)
+        b = first_failure_local_opt(obs, cands, q_mlp, 10, step_size, LOW, HIGH)
+        assert (a.q >= b.q - 1e-6).all()
+        for out in (a, b):
+            assert ((out.actions >= LOW) & (out.actions <= HIGH)).all()
 
 
 def test_local_opt_climbs_a_concave_critic_towards_its_maximizer():
@@ -71,11 +100,19 @@ def test_data_action_joins_the_candidates_and_selection_rules():
     q_fn = lambda obs, a: -(a ** 2).sum(-1)  # noqa: E731  best action: 0
     actions = 0.5 + 0.1 * torch.rand(3, 8, 3)
     data = torch.zeros(3, 3)
-    out = ActionOptimization(samples=8, keep=2, local_steps=0)(torch.zeros(3, 1), FixedSampler(actions), q_fn,
+    out = ActionOptimization(samples=8, keep=3, local_steps=0)(torch.zeros(3, 1), FixedSampler(actions), q_fn,
                                                                LOW, HIGH, data_actions=data)
+    # the dataset action takes the place of the lowest of the top 3 (the reference code): still 3 candidates
+    top = global_opt(torch.zeros(3, 1), FixedSampler(actions), q_fn, 8, 3)
     assert out.actions.shape == (3, 3, 3) and torch.equal(select(out), data)
+    assert torch.equal(out.actions[:, :2], top.actions[:, :2]) and torch.equal(out.actions[:, 2], data)
+    added = ActionOptimization(samples=8, keep=3, local_steps=0, data_action_replaces=False)(
+        torch.zeros(3, 1), FixedSampler(actions), q_fn, LOW, HIGH, data_actions=data)
+    assert added.actions.shape == (3, 4, 3) and torch.equal(added.actions[:, :3], top.actions)
     targets, weights = distillation_targets(out, "all", temperature=1.0)
     assert targets.shape == (3, 3, 3) and torch.allclose(weights.sum(-1), torch.full((3,), 3.0))
+    drawn, none = distillation_targets(out, "sample", temperature=1e-4)
+    assert none is None and torch.equal(drawn, data)
     cold = torch.stack([select(out, "sample", temperature=1e-4) for _ in range(5)])
     assert torch.equal(cold, data.expand(5, 3, 3))  # a cold softmax is the argmax
 
@@ -159,7 +196,8 @@ def small_parl(**sets):
     from anypolicy.config import override
 
     cfg, _ = override(PARLCalQLConfig(), {"hidden": "16,16", "critic_hidden": "16,16", "ensemble": "2", "samples": "4",
-                                          "keep": "2", "local_steps": "1", **sets})
+                                          "keep": "2", "local_steps": "1", "bc_steps": "0", "offline_distill": "true",
+                                          **sets})
     return PARLCalQL(cfg, 4, 3, LOW.numpy(), HIGH.numpy())
 
 
@@ -188,6 +226,34 @@ def test_action_cache_serves_the_samples_and_refreshes_from_the_distilled_policy
     for k, v in agent.policy.state_dict().items():
         assert torch.equal(agent.cache_policy.state_dict()[k], v), k
     assert not torch.equal(agent.action_cache["observations"], cached)
+
+
+def test_critic_pre_training_keeps_the_policy_and_draws_its_samples_once(monkeypatch):
+    """Stage 2 of the staged pipeline: the base policy's k samples of every dataset state are drawn once,
+    when the stage starts; no update samples the policy again, and none changes its weights."""
+    from anypolicy.config import override
+
+    cfg, _ = override(PARLCalQLConfig(), {"hidden": "16,16", "critic_hidden": "16,16", "ensemble": "2",
+                                          "samples": "4", "keep": "2", "local_steps": "1", "bc_steps": "2"})
+    torch.manual_seed(0)
+    agent = PARLCalQL(cfg, 4, 3, LOW.numpy(), HIGH.numpy())
+    data = {"observations": torch.randn(50, 4), "next_observations": torch.randn(50, 4),
+            "actions": LOW + (HIGH - LOW) * torch.rand(50, 3)}
+    calls = []
+    sample = agent.policy.sample
+    monkeypatch.setattr(agent.policy, "sample", lambda obs, n: calls.append(len(obs)) or sample(obs, n))
+    for step in (1, 2):  # BC: the policy learns, nothing is sampled
+        agent.before_update(step, data)
+        agent.update(toy_batch(data, torch.randint(50, (8,))))
+    assert calls == [] and int(agent.stage) == 0
+    frozen = {k: v.clone() for k, v in agent.policy.state_dict().items()}
+    q0 = {k: v.clone() for k, v in agent.q.state_dict().items()}
+    for step in range(3, 9):
+        agent.before_update(step, data)
+        agent.update(toy_batch(data, torch.randint(50, (8,))))
+    assert calls == [50, 50] and int(agent.stage) == 1  # observations and next observations, once
+    assert all(torch.equal(frozen[k], v) for k, v in agent.policy.state_dict().items())
+    assert not all(torch.equal(q0[k], v) for k, v in agent.q.state_dict().items())
 
 
 def test_critic_warm_up_leaves_the_policy_unchanged():

@@ -55,6 +55,36 @@ def test_stopped_run_resumes_to_identical_weights(tmp_path, name):
     assert (part / "eval.csv").read_text() == (full / "eval.csv").read_text()
 
 
+def test_staged_parl_resumes_exactly_across_both_stage_switches(tmp_path):
+    """PA-RL's pipeline: BC (steps 1-20), critic pre-training against the frozen policy (21-50), online
+    fine-tuning with distillation. Stopped inside BC, resumed across the switch to stop inside the critic
+    stage, resumed to the end: the weights of an uninterrupted run; the policy of step 20 is the policy of
+    step 50; online, a stopped and resumed fine-tuning run matches an uninterrupted one too."""
+    from anypolicy.train.online import finetune, resume_online
+
+    sets = [s for s in FAST if not s.startswith("checkpoint_every")] + SMALL_CRITIC + [
+        "bc_steps=20", "checkpoint_every=10", "keep_checkpoints=10"]
+    full = train("parl-calql", "toy:nav", steps=50, seed=3, run_dir=tmp_path / "full", overrides=sets)
+    part = train("parl-calql", "toy:nav", steps=50, seed=3, run_dir=tmp_path / "part", overrides=sets, stop_after=10)
+    resume(part, stop_after=30)
+    resume(part)
+    assert_same_weights(final_weights(full), final_weights(part))
+    after_bc = load_file(str(full / "checkpoints" / "step_000000020" / "weights.safetensors"))
+    end = final_weights(full)
+    policy = [k for k in end if k.startswith("policy.")]
+    assert policy and all(torch.equal(after_bc[k], end[k]) for k in policy)  # frozen while the critic learns
+    assert not all(torch.equal(after_bc[k], end[k]) for k in end if k.startswith("q."))
+    assert int(after_bc["stage"]) == 0 and int(end["stage"]) == 1  # BC, critic
+
+    online = ["online_steps=30", "eval_every=30", "checkpoint_every=10", "log_every=10"]
+    a = finetune(full, 30, tmp_path / "online-full", online)
+    b = finetune(full, 30, tmp_path / "online-part", online, stop_after=12)
+    resume_online(b)
+    assert_same_weights(final_weights(a), final_weights(b))
+    tuned = final_weights(a)
+    assert int(tuned["stage"]) == 2 and not all(torch.equal(tuned[k], end[k]) for k in policy)  # distilled online
+
+
 def test_killed_run_resumes_to_identical_weights(tmp_path):
     args = ["iql", "--dataset", "toy:nav", "--steps", "400", "--seed", "1"]
     sets = [a for s in FAST if not s.startswith("checkpoint_every") for a in ("--set", s)] + ["--set", "checkpoint_every=50"]

@@ -132,6 +132,9 @@ class Agent(nn.Module):
     def before_update(self, step: int, data: dict[str, torch.Tensor] | None) -> None:
         """Hook before update number `step` of a run (1-based), with the offline data's tensors."""
 
+    def start_online(self) -> None:
+        """Hook called once when online fine-tuning starts from an offline checkpoint (PA-RL's stage 3)."""
+
     @classmethod
     def offline_data(cls, tcfg, acfg, device):
         """Recipes with data of their own (the language recipes) return (sampler, dims, (mean, std));

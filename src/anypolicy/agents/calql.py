@@ -4,7 +4,7 @@ reparameterized gradient (SAC-style), the baselines PA-RL is compared with:
     a' ~ pi(s'),  y = r + gamma * mask * min_{2 random heads} Q_t(s', a')
     L_Q  = sum_i (Q_i(s,a) - y)^2 + alpha * [ logsumexp over uniform and pi actions of Q_i(s, .)  - Q_i(s,a) ]
            Cal-QL: the pi actions' Q-values clipped from below by the Monte-Carlo return of (s, a)
-    L_pi = E[ ent * log pi(a~|s) - mean_i Q_i(s, a~) ],   a~ ~ pi(s) reparameterized
+    L_pi = E[ ent * log pi(a~|s) - min_i Q_i(s, a~) ],   a~ ~ pi(s) reparameterized
     L_ent = -log ent * (log pi(a~|s) + target_entropy),  target_entropy = -A
 """
 from __future__ import annotations
@@ -40,8 +40,10 @@ class CalQLConfig:
     discount: float = 0.99  # gamma
     target_tau: float = 0.005  # Polyak rate of the target Q
     cql_alpha: float = 5.0  # weight of the conservative regularizer
+    cql_heads: int | None = None  # heads the regularizer acts on (the first N; None: all)
     cql_actions: int = 10  # uniform and policy actions per state in the regularizer
     cql_temperature: float = 1.0  # temperature of its logsumexp
+    actor_q: str = "min"  # the actor maximizes the minimum over heads (Cal-QL's and CQL's code) or the mean
     calibrated: bool = True  # Cal-QL: clip the policy actions' Q from below by Monte-Carlo returns
     needs_mc_returns: bool = True  # batches carry Monte-Carlo returns (ignored when not calibrated)
 
@@ -68,6 +70,8 @@ class CalQL(Agent):
     def __init__(self, cfg: CalQLConfig, obs_dim, action_dim, action_low, action_high, **kw):
         super().__init__(cfg, obs_dim, action_dim, action_low, action_high, **kw)
         build_critic_and_policy(self, cfg)
+        if cfg.actor_q not in ("min", "mean"):
+            raise ConfigError(f"actor_q must be min or mean, got '{cfg.actor_q}'.")
         if not hasattr(self.policy, "sample_with_log_prob"):
             raise ConfigError(f"recipe {type(self).__name__.lower()} trains its policy by the reparameterized gradient "
                               f"and needs `sample_with_log_prob` (policy=gaussian); for '{cfg.policy}' use parl-calql.")
@@ -86,12 +90,14 @@ class CalQL(Agent):
         return conservative_td_loss(
             self.q, obs, batch["actions"], target, torch.cat([a_cur, a_next], 1), self.action_low, self.action_high,
             cfg.cql_alpha, cfg.cql_actions, torch.cat([logp_cur, logp_next], 1),
-            batch["mc_returns"] if cfg.calibrated else None, cfg.cql_temperature)
+            batch["mc_returns"] if cfg.calibrated else None, cfg.cql_temperature, cfg.cql_heads)
 
     def actor_loss(self, obs):
         actions, log_prob = self.policy.sample_with_log_prob(self.policy_input(obs), 1)
         ent = self.log_ent.exp().detach()
-        policy_loss = (ent * log_prob[:, 0] - self.q(obs.detach(), actions).mean(0)[:, 0]).mean()
+        q = self.q(obs.detach(), actions)[..., 0]
+        q = q.min(0).values if self.cfg.actor_q == "min" else q.mean(0)
+        policy_loss = (ent * log_prob[:, 0] - q).mean()
         return policy_loss, {"policy_loss": policy_loss.detach(), "log_prob": log_prob.detach()}
 
     def update(self, batch):

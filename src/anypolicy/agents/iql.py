@@ -4,13 +4,18 @@ Adam step on their sum (as FQL's and OGBench's IQL do); no gradient crosses betw
 
     L_V  = E[ |tau - 1(Q_t(s,a) - V(s) < 0)| (Q_t(s,a) - V(s))^2 ]          Q_t: min over target heads
     L_Q  = E[ (r + gamma * mask * V(s') - Q_i(s,a))^2 ]                      for every head i
-    L_pi = -E[ min(exp(beta * (Q_t(s,a) - V(s))), 100) * log pi(a|s) ]        (the policy's own loss)
+    L_pi = -E[ min(exp(beta * (Q(s,a) - V(s))), 100) * log pi(a|s) ]          (the policy's own loss)
     Q_t <- polyak(Q_t, Q, tau_target)
+
+Defaults follow FQL's IQL (agents/iql.py of seohongpark/fql, the OGBench reference): 4 x 512 MLPs with
+LayerNorm after each activation and Xavier initialization, a Gaussian actor with constant std 1 and no tanh,
+the advantage from the online critic's minimum (Q above), and beta per domain (docs/defaults.md).
 """
 from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 
@@ -24,23 +29,31 @@ from anypolicy.policies import policy_from_config
 
 @dataclass
 class IQLConfig:
-    policy: str = "gaussian"  # policy class trained by advantage-weighted regression (any class: its own loss)
+    policy: str = "gaussian-fixed"  # trained by advantage-weighted regression (any class: its own loss)
     policy_options: str = ""  # class-specific options, e.g. "steps=10,sampler=ddim" (diffusion), "kl_weight=0.5" (vae)
-    hidden: tuple[int, ...] = (256, 256)  # widths of every MLP (Q heads, V, policy)
+    hidden: tuple[int, ...] = (512, 512, 512, 512)  # widths of every MLP (Q heads, V, policy)
     critic_hidden: tuple[int, ...] | None = None  # Q/V widths when different from `hidden`
     ensemble: int = 2  # Q heads; the target is their minimum
     lr: float = 3e-4  # Adam learning rate of all three networks
     discount: float = 0.99  # gamma
     expectile: float = 0.9  # tau of the expectile value loss
-    beta: float = 1.0  # inverse temperature of the advantage weights
+    beta: float = 10.0  # inverse temperature of the advantage weights (per OGBench domain: DOMAIN_DEFAULTS)
     max_weight: float = 100.0  # clip of exp(beta * advantage)
     target_tau: float = 0.005  # Polyak rate of the target Q
     critic_layer_norm: bool = True  # LayerNorm in Q and V
+    norm_after_activation: bool = True  # Linear -> activation -> LayerNorm in Q and V
+    init: str = "xavier"  # Q and V weights Xavier-uniform, biases zero (torch: nn.Linear's default)
+    advantage_critic: str = "online"  # Q of the advantage: online (its minimum, no gradient) or target
     action_refeed: bool = False  # the action enters every layer of the Q heads (PA-RL's critic for images)
     activation: str = "gelu"  # hidden activation of every MLP: gelu, relu, silu, tanh
     act_improve: str = "none"  # "sg": act with CFPI's I_SG step on the Gaussian policy against Q (thesis Table 3.3)
     act_log_tau: float = 0.5  # its trust region, in the Gaussian's pre-tanh space
     act_lcb_beta: float = 0.7071  # Q for that step: mean - beta * std over the heads
+    # OGBench domains: FQL's per-task AWR temperature (its README and appendix; cube-single 1 is also the
+    # reference run of ../shared/BENCHMARKS.md)
+    DOMAIN_DEFAULTS: ClassVar[dict] = {"cube-single": {"beta": "1"}, "cube-double": {"beta": "0.3"},
+                                       "scene": {"beta": "10"}, "puzzle-3x3": {"beta": "10"},
+                                       "puzzle-4x4": {"beta": "10"}}
 
 
 class IQL(Agent):
@@ -52,12 +65,15 @@ class IQL(Agent):
         super().__init__(cfg, obs_dim, action_dim, action_low, action_high, **kw)
         critic_hidden = cfg.critic_hidden or cfg.hidden
         self.q = QEnsemble(obs_dim, action_dim, critic_hidden, cfg.ensemble, cfg.critic_layer_norm, cfg.activation,
-                           action_refeed=cfg.action_refeed)
+                           action_refeed=cfg.action_refeed, norm_after_activation=cfg.norm_after_activation,
+                           init=cfg.init)
         self.q_target = copy.deepcopy(self.q).requires_grad_(False)
-        self.v = ValueNet(obs_dim, critic_hidden, cfg.critic_layer_norm, cfg.activation)
+        self.v = ValueNet(obs_dim, critic_hidden, cfg.critic_layer_norm, cfg.activation, cfg.norm_after_activation,
+                          cfg.init)
         self.policy = policy_from_config(cfg, obs_dim, action_dim, action_low, action_high)
-        if cfg.act_improve not in ("none", "sg"):
-            raise ConfigError(f"act_improve must be none or sg, got '{cfg.act_improve}'.")
+        if cfg.act_improve not in ("none", "sg") or cfg.advantage_critic not in ("online", "target"):
+            raise ConfigError(f"act_improve must be none or sg and advantage_critic online or target, got "
+                              f"'{cfg.act_improve}', '{cfg.advantage_critic}'.")
         if cfg.act_improve == "sg" and not hasattr(self.policy, "pre_tanh"):
             raise ConfigError("act_improve=sg needs the Gaussian policy (policy=gaussian): I_SG steps from its mean "
                               "within its covariance.")
@@ -79,7 +95,8 @@ class IQL(Agent):
         q = self.q(obs, actions)
         q_loss = (q - td_target).pow(2).mean(1).sum()
 
-        advantage = q_target - v.detach()
+        q_adv = q.detach().min(0).values if cfg.advantage_critic == "online" else q_target
+        advantage = q_adv - v.detach()
         policy_loss = self.extraction_loss(obs, batch, advantage)
 
         metrics = {"v_loss": v_loss, "q_loss": q_loss, "policy_loss": policy_loss, "v_mean": v.mean(),

@@ -22,6 +22,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -44,9 +45,12 @@ class ActionOptConfig:
     step_size: float = 3e-4  # alpha of the local steps
     local_step: str = "gradient"  # gradient (T steps of alpha), or cfpi: one closed-form trust-region step
     cfpi_log_tau: float = 0.5  # trust region of the cfpi step, relative to the spread of the policy's samples
-    data_action: bool = True  # add the dataset action to the candidates
+    data_action: bool = True  # the dataset action joins the candidates (Algorithm 1)
+    data_action_replaces: bool = True  # ... in the place of the lowest-Q one, m candidates in all (reference code)
+    local_rule: str = "best-of-T"  # all T steps, best iterate kept (reference code); first-failure: stop there
     selection: str = "argmax"  # TD-target action: argmax, or sample from softmax(Q / temperature)
-    distill: str = "argmax"  # policy targets: argmax candidate, or all candidates weighted by softmax(Q / T)
+    distill: str = "argmax"  # policy targets: argmax, sample (a softmax draw), all (softmax-weighted), or auto
+    distill_auto_std: float = 1.0  # auto (Appendix B): argmax while the candidates' Q std stays below this
     temperature: float = 1.0  # of the softmax over candidate Q-values
     act_optimize: bool = True  # act with the argmax of optimized candidates (false: the policy's own act)
     act_search: str = "candidates"  # acting search: candidates (global + local), cem-policy, cem-random
@@ -66,7 +70,8 @@ class ActionOptConfig:
         if self.late_samples > self.samples:
             raise ConfigError(f"late_samples ({self.late_samples}) must not exceed samples ({self.samples}): the "
                               "late setting draws fewer candidates, not more.")
-        for name, allowed in (("selection", ("argmax", "sample")), ("distill", ("argmax", "all")),
+        for name, allowed in (("selection", ("argmax", "sample")), ("distill", ("argmax", "sample", "all", "auto")),
+                              ("local_rule", ("best-of-T", "first-failure")),
                               ("act_search", ("candidates", "cem-policy", "cem-random")),
                               ("local_step", ("gradient", "cfpi"))):
             if getattr(self, name) not in allowed:
@@ -78,16 +83,18 @@ class ActionOptimizing:
 
     def setup_improvement(self, cfg: ActionOptConfig) -> None:
         self.optimize = ActionOptimization(cfg.samples, min(cfg.keep, cfg.samples), cfg.local_steps, cfg.step_size,
-                                           cfg.local_step, cfg.cfpi_log_tau)
+                                           cfg.local_step, cfg.cfpi_log_tau, cfg.data_action_replaces, cfg.local_rule)
+        # Appendix B's rule for distill=auto: the spread of candidate Q-values, followed while the critic learns
+        self.register_buffer("candidate_q_spread", torch.zeros(()))
         self.train_optimize = self.optimize  # what the updates use: the late setting replaces it (acting never)
         self.distilling = True
         # Python decisions between updates (warm-up, schedules, cache refresh) cannot live inside a replayed
         # CUDA graph
         self.capturable = not (cfg.action_cache or cfg.distill_after or cfg.distill_every > 1 or cfg.late_after)
+        self.action_cache, self.filled_round = {}, None  # samples [N, k, A] per key of the offline data
         if cfg.action_cache:  # the cache is a function of this policy snapshot and the round: rebuilt on resume
             self.cache_policy = copy.deepcopy(self.policy).requires_grad_(False)
             self.register_buffer("cache_round", torch.tensor(-1))
-            self.action_cache, self.filled_round = {}, None
 
     def before_update(self, step: int, data: dict[str, torch.Tensor] | None) -> None:
         """Called by the training loops before update number `step` (1-based) with the offline data: the
@@ -99,30 +106,30 @@ class ActionOptimizing:
             self.train_optimize = dataclasses.replace(
                 self.optimize, samples=samples, keep=min(cfg.keep, samples),
                 local_steps=cfg.local_steps if cfg.late_local_steps < 0 else cfg.late_local_steps)
-        if not self.cfg.action_cache or data is None:
+        if not cfg.action_cache or data is None:
             return
-        round_ = (step - 1) // self.cfg.action_cache
+        round_ = (step - 1) // cfg.action_cache
         if round_ != self.filled_round:
             if round_ != int(self.cache_round):  # a new round: snapshot the distilled policy
                 self.cache_policy.load_state_dict(self.policy.state_dict())
                 self.cache_round.fill_(round_)
-            self.fill_cache(data, round_)
+            self.fill_cache(data, round_, self.cache_policy)
 
     @torch.no_grad()
-    def fill_cache(self, data: dict[str, torch.Tensor], round_: int, chunk: int = 4096) -> None:
+    def fill_cache(self, data: dict[str, torch.Tensor], round_: int, policy, chunk: int = 4096) -> None:
+        """k samples of `policy` for every state of the offline data, from a random stream of the round's own."""
         device = self.obs_mean.device
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             torch.manual_seed(7919 + round_)  # the main random stream is untouched
             for key in ("observations", "next_observations"):
                 obs = data[key]
-                self.action_cache[key] = torch.cat([self.cache_policy.sample(self.normalize(obs[i:i + chunk]),
-                                                                             self.cfg.samples)
+                self.action_cache[key] = torch.cat([policy.sample(self.normalize(obs[i:i + chunk]), self.cfg.samples)
                                                     for i in range(0, len(obs), chunk)])
         self.filled_round = round_
 
     def cached_samples(self, batch: dict[str, torch.Tensor], key: str) -> torch.Tensor | None:
         """The cached policy samples of the batch's dataset states (None: sample afresh, e.g. online data)."""
-        if not self.cfg.action_cache or "indices" not in batch or key not in self.action_cache:
+        if "indices" not in batch or key not in self.action_cache:
             return None
         return self.action_cache[key][batch["indices"], :self.train_optimize.samples]  # fewer late in training
 
@@ -135,8 +142,19 @@ class ActionOptimizing:
         return operator(obs, self.policy, self.q_value, self.action_low, self.action_high, data_actions, samples,
                         self.policy_input(obs))
 
+    def track_spread(self, candidates) -> None:
+        """Running mean (rate 0.001) of the candidates' Q std per state: what distill=auto decides by."""
+        with torch.no_grad():
+            self.candidate_q_spread.lerp_(candidates.q.std(-1).mean(), 1e-3)
+
     def distillation_loss(self, obs: torch.Tensor, candidates) -> torch.Tensor:
-        targets, weights = distillation_targets(candidates, self.cfg.distill, self.cfg.temperature)
+        cfg = self.cfg
+        if cfg.distill == "auto":  # argmax while the spread is small, else a softmax draw (no host sync)
+            best, _ = distillation_targets(candidates, "argmax")
+            drawn, _ = distillation_targets(candidates, "sample", cfg.temperature)
+            targets, weights = torch.where(self.candidate_q_spread < cfg.distill_auto_std, best, drawn), None
+        else:
+            targets, weights = distillation_targets(candidates, cfg.distill, cfg.temperature)
         return self.policy.loss(self.policy_input(obs), targets, weights)
 
     def act(self, obs: np.ndarray | torch.Tensor, deterministic: bool = True) -> np.ndarray:
@@ -158,18 +176,87 @@ class PARLCalQLConfig(ActionOptConfig, CalQLConfig):
     policy: str = "diffusion"  # any policy class (its own supervised loss is all PA-RL uses)
     hidden: tuple[int, ...] | None = None  # policy size (None: the class's default)
     ensemble: int = 10  # Q heads (2: the small setting)
-    policy_lr: float = 3e-4  # Adam learning rate of the distillation
+    policy_lr: float = 3e-4  # Adam learning rate of BC and of the distillation
+    cql_alpha: float = 0.005  # the PA-RL reference's Cal-QL weight, on OGBench-scale unscaled rewards
+    cql_heads: int | None = 2  # the regularizer on 2 of the 10 heads (reference)
+    bins: int = 128  # HL-Gauss heads (Appendix B: the distributional critic where MSE was unstable)
+    bc_steps: int | None = None  # stage 1: BC updates of the base policy (None: half of the run's --steps)
+    bc_run: str = ""  # a BC run (recipe bc, same policy) whose policy is stage 1: bc_steps becomes 0
+    offline_distill: bool = False  # stage 2 distills too (false: the policy stays frozen until online)
+
+    # the HL-Gauss range must hold every value of the domain's rewards (-1 per unfinished subtask)
+    DOMAIN_DEFAULTS: ClassVar[dict] = {"cube-double": {"v_min": "-200"}}
+
+    def resolved(self, tcfg) -> "PARLCalQLConfig":
+        """bc_steps for a run of tcfg.steps offline updates, refused where no update would be left for the
+        critic."""
+        bc_steps = 0 if self.bc_run else tcfg.steps // 2 if self.bc_steps is None else self.bc_steps
+        if not 0 <= bc_steps < tcfg.steps:
+            raise ConfigError(f"bc_steps={bc_steps} leaves no critic pre-training in a run of {tcfg.steps} steps: "
+                              "choose 0 <= bc_steps < steps (0 with bc_run=RUN, or to skip BC).")
+        return dataclasses.replace(self, bc_steps=bc_steps)
+
+
+BC, CRITIC, ONLINE = 0, 1, 2  # the stages of PA-RL's pipeline (paper, Algorithm 2 and section 5)
 
 
 class PARLCalQL(ActionOptimizing, Agent):
+    """The staged pipeline of the paper: (1) BC of the base policy with its own loss; (2) critic pre-training
+    against the frozen base policy, whose k samples for every dataset state are drawn once (the cache is
+    never refreshed while the policy is frozen); (3) online fine-tuning with distillation at every update.
+    With offline_distill, stage 2 distills as well (the cache then follows `action_cache`)."""
+
     Config = PARLCalQLConfig
 
     def __init__(self, cfg: PARLCalQLConfig, obs_dim, action_dim, action_low, action_high, **kw):
         super().__init__(cfg, obs_dim, action_dim, action_low, action_high, **kw)
         build_critic_and_policy(self, cfg)
         self.setup_improvement(cfg)
+        self.bc_steps = cfg.bc_steps or 0  # None (unresolved, an agent built outside a run): no BC stage
+        self.register_buffer("stage", torch.tensor(BC if self.bc_steps else CRITIC))  # saved: resume knows it
+        self.stage_now = None  # a host copy of `stage`, read once per process
+
+    def start_online(self) -> None:
+        """Stage 3: the fine-tuning loop calls this once, before its first update."""
+        self.stage.fill_(ONLINE)
+        self.stage_now = ONLINE
+
+    def before_update(self, step: int, data: dict[str, torch.Tensor] | None) -> None:
+        cfg = self.cfg
+        if self.stage_now is None:
+            self.stage_now = int(self.stage)
+        if self.stage_now != ONLINE:  # offline: the stage follows the step
+            self.stage_now = BC if step <= self.bc_steps else CRITIC
+            self.stage.fill_(self.stage_now)
+        if self.stage_now == BC:
+            return
+        if self.stage_now == CRITIC and not cfg.offline_distill:
+            self.distilling = False
+            # the frozen policy's samples of every dataset state, drawn once (again alike on resume: same
+            # weights, same stream); image data carry no state vectors to cache: sampled afresh
+            if self.filled_round is None and data is not None and "observations" in data:
+                self.fill_cache(data, 0, self.policy)
+            return
+        if self.stage_now == ONLINE and not cfg.action_cache:
+            self.action_cache = {}  # online the policy moves at every update: fresh samples
+        super().before_update(step - (self.bc_steps if self.stage_now == CRITIC else 0), data)
+
+    def act(self, obs, deterministic: bool = True):
+        if int(self.stage) == BC:  # no critic yet: the base policy acts
+            return Agent.act(self, obs, deterministic)
+        return super().act(obs, deterministic)
+
+    def bc_update(self, batch):
+        loss = self.policy.loss(self.policy_input(self.normalize(batch["observations"])), batch["actions"])
+        step(self.policy_opt, loss)
+        self.after_policy_step()
+        zero = torch.zeros((), device=loss.device)
+        return {"td_loss": zero, "cql_gap": zero, "q_data": zero, "policy_loss": loss.detach(),
+                "candidate_q": zero, "candidate_q_std": zero}
 
     def update(self, batch):
+        if self.stage_now == BC:
+            return self.bc_update(batch)
         cfg = self.cfg
         obs, next_obs = self.normalize(batch["observations"]), self.normalize(batch["next_observations"])
         here = self.improve(obs, batch["actions"] if cfg.data_action else None,
@@ -183,8 +270,9 @@ class PARLCalQL(ActionOptimizing, Agent):
             critic_loss, metrics = conservative_td_loss(
                 self.q, obs, batch["actions"], target, torch.cat([here.actions, there.actions], 1), self.action_low,
                 self.action_high, cfg.cql_alpha, cfg.cql_actions, None,
-                batch["mc_returns"] if cfg.calibrated else None, cfg.cql_temperature)
+                batch["mc_returns"] if cfg.calibrated else None, cfg.cql_temperature, cfg.cql_heads)
             step(self.critic_opt, critic_loss)
+        self.track_spread(here)
         policy_loss = torch.zeros((), device=obs.device)
         if self.distilling:
             with record_function("parl/distill"):
@@ -199,6 +287,7 @@ class PARLCalQL(ActionOptimizing, Agent):
 @dataclass
 class PARLRLPDConfig(PARLCalQLConfig):
     cql_alpha: float = 0.0  # RLPD: no conservatism; the offline data enter through the mixed batches
+    bins: int = 0  # RLPD's critics regress with MSE
     calibrated: bool = False
     needs_mc_returns: bool = False
     online_updates_per_step: int = 10  # update-to-data ratio when fine-tuned online (PA-RL's RLPD: 10)

@@ -43,17 +43,17 @@ def cql_gap(q_data: torch.Tensor, q_random: torch.Tensor, q_policy: torch.Tensor
 
 
 def conservative_td_loss(q, obs, actions, target, ood_actions, low, high, alpha: float, random_actions: int,
-                         ood_log_prob=None, lower_bound=None, temperature: float = 1.0):
+                         ood_log_prob=None, lower_bound=None, temperature: float = 1.0, heads: int | None = None):
     """TD regression of every head of ensemble `q` on `target` [B], plus alpha * the CQL gap against
     `random_actions` uniform actions and the policy's `ood_actions` [B,N,A] (Cal-QL when `lower_bound`,
-    the Monte-Carlo returns, is given). Returns (loss, metrics)."""
+    the Monte-Carlo returns, is given), on the first `heads` heads (None: all). Returns (loss, metrics)."""
     td, q_data = q.td_loss(obs, actions, target)
     if alpha == 0:  # plain TD (RLPD)
         return td, {"td_loss": td, "q_data": q_data.mean()}
     b, a = actions.shape
     uniform = low + (high - low) * torch.rand(b, random_actions, a, device=actions.device)
-    q_ood = q(obs, torch.cat([uniform, ood_actions.detach()], 1))
+    q_ood = q(obs, torch.cat([uniform, ood_actions.detach()], 1), heads=heads)
     random_log_prob = -torch.log(high - low).sum()  # density of the uniform proposal
-    gap = cql_gap(q_data, q_ood[..., :random_actions], q_ood[..., random_actions:], ood_log_prob,
+    gap = cql_gap(q_data[:heads], q_ood[..., :random_actions], q_ood[..., random_actions:], ood_log_prob,
                   random_log_prob, lower_bound, temperature)
     return td + alpha * gap.sum(), {"td_loss": td, "cql_gap": gap.mean(), "q_data": q_data.mean()}

@@ -16,20 +16,22 @@ class QEnsemble(nn.Module):
 
     def __init__(self, obs_dim: int, action_dim: int, hidden=(256, 256), ensemble: int = 2, layer_norm: bool = True,
                  activation: str = "gelu", bins: int = 0, v_min: float = -100.0, v_max: float = 0.0,
-                 action_refeed: bool = False):
+                 action_refeed: bool = False, norm_after_activation: bool = False, init: str = "torch"):
         super().__init__()
         self.ensemble, self.bins, self.v_min, self.v_max = ensemble, bins, v_min, v_max
         self.net = EnsembleMLP(ensemble, (obs_dim, action_dim), hidden, bins or 1, layer_norm=layer_norm,
-                               activation=activation, refeed=action_refeed)
+                               activation=activation, refeed=action_refeed,
+                               norm_after_activation=norm_after_activation, init=init)
         if bins:
             self.register_buffer("support", torch.linspace(v_min, v_max, 2 * bins + 1)[1::2])  # bin centres
 
     @classmethod
     def from_config(cls, cfg, obs_dim: int, action_dim: int) -> "QEnsemble":
         """From a recipe config's critic fields (critic_hidden, ensemble, critic_layer_norm, activation, bins,
-        v_min, v_max, action_refeed)."""
+        v_min, v_max, action_refeed, norm_after_activation, init)."""
         return cls(obs_dim, action_dim, cfg.critic_hidden, cfg.ensemble, cfg.critic_layer_norm, cfg.activation,
-                   cfg.bins, cfg.v_min, cfg.v_max, getattr(cfg, "action_refeed", False))
+                   cfg.bins, cfg.v_min, cfg.v_max, getattr(cfg, "action_refeed", False),
+                   getattr(cfg, "norm_after_activation", False), getattr(cfg, "init", "torch"))
 
     def forward(self, obs: torch.Tensor, actions: torch.Tensor, heads: int | None = None) -> torch.Tensor:
         """Q-values [E, B] or [E, B, n]; with `heads`, of the first `heads` heads only (TD3's actor uses one)."""
@@ -58,9 +60,11 @@ class QEnsemble(nn.Module):
 class ValueNet(nn.Module):
     """V(obs [B,S]) -> [B]."""
 
-    def __init__(self, obs_dim: int, hidden=(256, 256), layer_norm: bool = True, activation: str = "gelu"):
+    def __init__(self, obs_dim: int, hidden=(256, 256), layer_norm: bool = True, activation: str = "gelu",
+                 norm_after_activation: bool = False, init: str = "torch"):
         super().__init__()
-        self.net = EnsembleMLP(1, (obs_dim,), hidden, 1, layer_norm=layer_norm, activation=activation)
+        self.net = EnsembleMLP(1, (obs_dim,), hidden, 1, layer_norm=layer_norm, activation=activation,
+                               norm_after_activation=norm_after_activation, init=init)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         return self.net(obs)[0, ..., 0]

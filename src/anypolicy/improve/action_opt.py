@@ -1,7 +1,7 @@
 """PA-RL's action optimization (Sobol Mark et al., 2024, Algorithm 1), batched over states and candidates:
 
     global:  sample k actions per state from the policy, keep the m with the highest Q
-    local:   T steps a <- clip(a + alpha * grad_a Q(s, a)), each kept only where it raised Q
+    local:   T steps a <- clip(a + alpha * grad_a Q(s, a)), the best iterate of each candidate kept
     select:  argmax over the candidates, or a draw from softmax(Q / temperature)  (pi_Opt, eq. 4.3)
 
 Q here is any callable q_fn(obs [B,S], actions [B,n,A]) -> [B,n] (an ensemble's mean, say).
@@ -26,6 +26,12 @@ class Candidates:
         """Append candidates actions [B, j, A] with values q [B, j]."""
         return Candidates(torch.cat([self.actions, actions], 1), torch.cat([self.q, q], 1))
 
+    def replace_lowest(self, action: torch.Tensor, q: torch.Tensor) -> "Candidates":
+        """Put one action [B, A] with value q [B] in the place of each state's lowest-Q candidate."""
+        lowest = torch.nn.functional.one_hot(self.q.argmin(-1), self.q.shape[-1]).bool()  # [B, m]
+        return Candidates(torch.where(lowest.unsqueeze(-1), action.unsqueeze(1), self.actions),
+                          torch.where(lowest, q.unsqueeze(1), self.q))
+
 
 @torch.no_grad()
 def global_opt(obs: torch.Tensor, policy, q_fn: QFn, samples: int, keep: int,
@@ -45,9 +51,27 @@ def global_opt(obs: torch.Tensor, policy, q_fn: QFn, samples: int, keep: int,
 
 def local_opt(obs: torch.Tensor, candidates: Candidates, q_fn: QFn, steps: int, step_size: float,
               low: torch.Tensor, high: torch.Tensor) -> Candidates:
-    """`steps` gradient-ascent steps on every candidate; a step is kept only where it raised Q, so Q never
-    falls, and actions stay inside [low, high]. One forward-backward pass per step: the gradient at a
-    proposed point is reused as the next step's direction when the point is accepted."""
+    """`steps` gradient-ascent steps a <- clip(a + alpha grad_a Q(s, a)) on every candidate, all of them
+    taken, and the best iterate per candidate kept (PA-RL's reference code): Q of the result never falls
+    below the start, and a step that overshoots does not end the walk. One forward-backward pass per step."""
+    best, best_q = candidates.actions.detach(), candidates.q.detach()
+    if steps == 0:
+        return Candidates(best, best_q)
+    actions = best
+    _, grad = value_and_grad(q_fn, obs, actions)
+    for _ in range(steps):
+        actions = torch.maximum(torch.minimum(actions + step_size * grad, high), low)
+        q, grad = value_and_grad(q_fn, obs, actions)
+        better = q > best_q
+        best = torch.where(better.unsqueeze(-1), actions, best)
+        best_q = torch.where(better, q, best_q)
+    return Candidates(best, best_q)
+
+
+def first_failure_local_opt(obs: torch.Tensor, candidates: Candidates, q_fn: QFn, steps: int, step_size: float,
+                            low: torch.Tensor, high: torch.Tensor) -> Candidates:
+    """The variant that keeps a step only where it raised Q and otherwise stays put (so the walk of a
+    candidate ends at its first failed step): anypolicy's earlier rule, kept for comparison (local_rule)."""
     actions, q = candidates.actions.detach(), candidates.q.detach()
     if steps == 0:
         return Candidates(actions, q)
@@ -94,10 +118,11 @@ def select(candidates: Candidates, mode: str = "argmax", temperature: float = 1.
 
 
 def distillation_targets(candidates: Candidates, mode: str = "argmax", temperature: float = 1.0):
-    """What the policy imitates: the argmax action ([B, A], no weights), or every candidate with weight
-    m * softmax(Q / temperature) ([B, m, A], [B, m]; the m keeps the loss on the argmax scale)."""
-    if mode == "argmax":
-        return select(candidates, "argmax"), None
+    """What the policy imitates: the argmax action ([B, A], no weights), one draw from softmax(Q /
+    temperature) per state ("sample", [B, A]), or every candidate with weight m * softmax(Q / temperature)
+    ("all", [B, m, A], [B, m]; the m keeps the loss on the argmax scale)."""
+    if mode in ("argmax", "sample"):
+        return select(candidates, mode, temperature), None
     m = candidates.q.shape[-1]
     return candidates.actions, m * torch.softmax(candidates.q / temperature, -1)
 
@@ -112,6 +137,8 @@ class ActionOptimization:
     step_size: float = 3e-4
     local: str = "gradient"  # or "cfpi": one closed-form step (cfpi_local_opt) instead of T gradient steps
     log_tau: float = 0.5  # trust region of the cfpi step
+    data_action_replaces: bool = True  # the dataset action takes the lowest kept candidate's place (m in all)
+    local_rule: str = "best-of-T"  # best-of-T (the reference) or first-failure (first_failure_local_opt)
 
     def __call__(self, obs, policy, q_fn: QFn, low, high, data_actions: torch.Tensor | None = None,
                  samples: torch.Tensor | None = None, policy_obs: torch.Tensor | None = None) -> Candidates:
@@ -125,8 +152,13 @@ class ActionOptimization:
             if data_actions is not None:  # the dataset action joins the candidates (Algorithm 1, line 3)
                 with torch.no_grad():
                     data_actions = data_actions.unsqueeze(1)
-                    candidates = candidates.add(data_actions, q_fn(obs, data_actions))
+                    q_data = q_fn(obs, data_actions)
+                    if self.data_action_replaces:
+                        candidates = candidates.replace_lowest(data_actions[:, 0], q_data[:, 0])
+                    else:
+                        candidates = candidates.add(data_actions, q_data)
         with record_function("parl/local"):
             if self.local == "cfpi":
                 return cfpi_local_opt(obs, candidates, q_fn, sample_covariance(samples), self.log_tau, low, high)
-            return local_opt(obs, candidates, q_fn, self.local_steps, self.step_size, low, high)
+            walk = local_opt if self.local_rule == "best-of-T" else first_failure_local_opt
+            return walk(obs, candidates, q_fn, self.local_steps, self.step_size, low, high)

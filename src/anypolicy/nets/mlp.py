@@ -16,14 +16,32 @@ def activation_class(name: str) -> type[nn.Module]:
     return ACTIVATIONS[name]
 
 
+INITS = ("torch", "xavier")
+
+
 def mlp(in_dim: int, hidden: tuple[int, ...], out_dim: int, layer_norm: bool = False,
-        activation: str = "gelu") -> nn.Sequential:
+        activation: str = "gelu", init: str = "torch", final_scale: float = 1.0) -> nn.Sequential:
+    """Linear -> LayerNorm -> activation per hidden layer, then a linear output. init="xavier": weights
+    Xavier-uniform, biases zero (FQL's and OGBench's default_init, variance scaling over fan_avg), the output
+    layer's variance scaled by `final_scale` (FQL's actors: 0.01)."""
     layers: list[nn.Module] = []
     for h in hidden:
         layers += [nn.Linear(in_dim, h)] + ([nn.LayerNorm(h)] if layer_norm else []) + [activation_class(activation)()]
         in_dim = h
     layers.append(nn.Linear(in_dim, out_dim))
-    return nn.Sequential(*layers)
+    net = nn.Sequential(*layers)
+    if check_init(init) == "xavier":
+        linears = [m for m in net if isinstance(m, nn.Linear)]
+        for i, layer in enumerate(linears):
+            nn.init.xavier_uniform_(layer.weight, gain=math.sqrt(final_scale) if i == len(linears) - 1 else 1.0)
+            nn.init.zeros_(layer.bias)
+    return net
+
+
+def check_init(init: str) -> str:
+    if init not in INITS:
+        raise ValueError(f"unknown init '{init}'; choose one of {', '.join(INITS)}.")
+    return init
 
 
 class EnsembleLinear(nn.Module):
@@ -74,9 +92,11 @@ class EnsembleMLP(nn.Module):
     a critic otherwise tends to ignore its action)."""
 
     def __init__(self, ensemble: int, in_dims: tuple[int, ...], hidden: tuple[int, ...], out_dim: int,
-                 layer_norm: bool = True, activation: str = "gelu", refeed: bool = False):
+                 layer_norm: bool = True, activation: str = "gelu", refeed: bool = False,
+                 norm_after_activation: bool = False, init: str = "torch"):
         super().__init__()
         self.ensemble = ensemble
+        self.norm_after_activation = norm_after_activation  # Linear -> act -> LayerNorm (FQL's MLP) when true
         # one bias for the first layer, as one linear layer over the concatenated inputs has (two trained
         # biases would move the sum twice as fast under Adam)
         self.first = nn.ModuleList(EnsembleLinear(ensemble, d, hidden[0], bias=i == 0) for i, d in enumerate(in_dims))
@@ -86,6 +106,22 @@ class EnsembleMLP(nn.Module):
         self.act = activation_class(activation)()
         self.refeed = nn.ModuleList(EnsembleLinear(ensemble, in_dims[-1], h, bias=False)
                                     for h in (*hidden[1:], out_dim)) if refeed else None
+        if check_init(init) == "xavier":  # the split first layer counts all of its inputs as its fan-in
+            fan_in = sum(in_dims)
+            for layer in self.first:
+                self._xavier(layer, fan_in)
+            for layer in (*self.hidden, self.out):
+                self._xavier(layer, layer.weight.shape[1])
+
+    @staticmethod
+    @torch.no_grad()
+    def _xavier(layer: "EnsembleLinear", fan_in: int) -> None:
+        bound = math.sqrt(6.0 / (fan_in + layer.weight.shape[-1]))
+        layer.weight.uniform_(-bound, bound)
+        layer.bias.zero_()
+
+    def hidden_activation(self, h: torch.Tensor, norm: nn.Module, members: int | None) -> torch.Tensor:
+        return norm(self.act(h), members) if self.norm_after_activation else self.act(norm(h, members))
 
     def first_layer(self, *inputs: torch.Tensor, members: int | None = None) -> torch.Tensor:
         """Sum of the first layer over inputs; each input is [B, d] or [B, n, d] (broadcast against each other)."""
@@ -119,13 +155,13 @@ class EnsembleMLP(nn.Module):
         m = members
         h = self.first_layer(*inputs, members=m)
         e, lead = h.shape[0], h.shape[1:-1]
-        h = self.act(self.norms[0](h.reshape(e, -1, h.shape[-1]), m))
+        h = self.hidden_activation(h.reshape(e, -1, h.shape[-1]), self.norms[0], m)
         a = None
         if self.refeed is not None:  # the last input, one row per row of h: [E, B * n, d]
             last = inputs[-1]
             a = last.expand(*lead, last.shape[-1]).reshape(1, -1, last.shape[-1]).expand(e, -1, -1)
         for i, (layer, norm) in enumerate(zip(self.hidden, self.norms[1:])):
-            h = self.act(norm(self._layer(i, layer, h, a, m), m))
+            h = self.hidden_activation(self._layer(i, layer, h, a, m), norm, m)
         return self._layer(-1, self.out, h, a, m).reshape(e, *lead, -1)
 
     def _layer(self, i: int, layer: EnsembleLinear, h, a, members):

@@ -5,6 +5,7 @@ import inspect
 
 POLICIES = {
     "gaussian": "anypolicy.policies.gaussian:TanhGaussianPolicy",
+    "gaussian-fixed": "anypolicy.policies.gaussian:FixedStdGaussianPolicy",
     "deterministic": "anypolicy.policies.simple:DeterministicPolicy",
     "mixture": "anypolicy.policies.simple:MixturePolicy",
     "vae": "anypolicy.policies.simple:VAEPolicy",
@@ -12,7 +13,7 @@ POLICIES = {
     "flow": "anypolicy.policies.generative:FlowPolicy",
     "autoregressive": "anypolicy.policies.autoregressive:AutoregressivePolicy",
 }
-MLP_POLICIES = {"gaussian", "deterministic", "mixture", "vae"}  # the ones built from `hidden` widths
+MLP_POLICIES = {"gaussian", "gaussian-fixed", "deterministic", "mixture", "vae"}  # the ones built from `hidden` widths
 _BUILT_IN_ARGS = {"self", "obs_dim", "action_dim", "action_low", "action_high"}
 
 

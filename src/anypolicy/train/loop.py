@@ -78,12 +78,16 @@ def make_configs(recipe: str, assignments: dict[str, str], **train_fields):
     tcfg = dataclasses.replace(TrainConfig(recipe=recipe), **{k: v for k, v in train_fields.items() if v is not None})
     tcfg, rest = override(tcfg, assignments, strict=False)
     agent_cls = recipe_class(tcfg.recipe)
-    acfg, unknown = override(agent_cls.Config(), rest, strict=False)
+    acfg, unknown = override(domain_defaults(agent_cls.Config(), tcfg.dataset), rest, strict=False)
     if unknown:
         valid = sorted({f.name for f in dataclasses.fields(tcfg)} | {f.name for f in dataclasses.fields(acfg)})
         raise ConfigError(f"unknown config key(s) {', '.join(sorted(unknown))} for recipe '{tcfg.recipe}'; "
                           f"valid keys: {', '.join(valid)}.")
     check_policy_config(acfg)
+    if hasattr(acfg, "resolved"):  # fields that depend on the run (PA-RL: the length of its BC stage)
+        acfg = acfg.resolved(tcfg)
+    if getattr(acfg, "bc_run", ""):
+        check_bc_run(Path(acfg.bc_run), acfg)
     if tcfg.env is None:
         tcfg = dataclasses.replace(tcfg, env=default_env_for(tcfg.dataset))
     check_precision(tcfg.precision)
@@ -96,6 +100,51 @@ def make_configs(recipe: str, assignments: dict[str, str], **train_fields):
         if getattr(tcfg, name) < 1:
             raise ConfigError(f"{name} must be at least 1, got {getattr(tcfg, name)}.")
     return tcfg, acfg
+
+
+def check_bc_run(run_dir: Path, acfg) -> None:
+    """A BC run that can be stage 1 of a staged recipe: finished, with the same policy class and size."""
+    tcfg_bc, bc_cfg = read_run_config(run_dir)
+    if latest_checkpoint(run_dir) is None:
+        raise ConfigError(f"bc_run={run_dir} has no checkpoint yet: finish or resume it first.")
+    same = all(getattr(bc_cfg, k, None) == getattr(acfg, k) for k in ("policy", "hidden", "policy_options", "activation"))
+    if tcfg_bc.recipe != "bc" or not same:
+        raise ConfigError(f"bc_run={run_dir} is a {tcfg_bc.recipe} run with policy {getattr(bc_cfg, 'policy', '?')}: "
+                          "it must be a bc run of the same policy, hidden, policy_options and activation.")
+
+
+def load_policy_from(agent: Agent, run_dir: Path, device) -> None:
+    """The policy weights (and observation statistics) of another run's latest checkpoint."""
+    weights, _ = load_checkpoint(latest_checkpoint(run_dir), device)
+    own = agent.state_dict()
+    keep = {k: v for k, v in weights.items() if (k.startswith("policy.") or k in ("obs_mean", "obs_std")) and k in own}
+    agent.load_state_dict(keep, strict=False)
+
+
+def check_value_range(acfg, data: dict[str, torch.Tensor]) -> None:
+    """A distributional critic's support [v_min, v_max] must hold every value the rewards allow,
+    [min(r, 0), max(r, 0)] / (1 - gamma); refused with the range to set otherwise."""
+    if not getattr(acfg, "bins", 0):
+        return
+    scale = 1.0 / (1.0 - acfg.discount)
+    low, high = min(float(data["rewards"].min()), 0.0) * scale, max(float(data["rewards"].max()), 0.0) * scale
+    tol = 1e-3 * (high - low + 1.0)
+    if acfg.v_min > low + tol or acfg.v_max < high - tol:
+        raise ConfigError(f"the critic's value range [{acfg.v_min:g}, {acfg.v_max:g}] does not hold this data's values "
+                          f"[{low:g}, {high:g}] (rewards / (1 - discount)): set v_min={low:g} v_max={high:g}.")
+
+
+def domain_defaults(acfg, dataset: str):
+    """The recipe's defaults for the dataset's OGBench domain (a config's DOMAIN_DEFAULTS, e.g. IQL's AWR
+    temperature per domain as in the FQL paper); explicit --set values still override them."""
+    table = getattr(type(acfg), "DOMAIN_DEFAULTS", {})
+    if not table or not dataset.startswith("ogbench:"):
+        return acfg
+    from anypolicy.data.ogbench import parse_source
+    from anypolicy.data.visual import state_source
+
+    domain, _ = parse_source(state_source(dataset))
+    return override(acfg, table.get(domain, {}))[0]
 
 
 def build_agent(tcfg: TrainConfig, acfg, dims: dict, device, obs_mean=None, obs_std=None) -> Agent:
@@ -124,8 +173,13 @@ def train(recipe: str, dataset: str | None = None, env: str | None = None, steps
     assignments = overrides if isinstance(overrides, dict) else parse_assignments(overrides or [])
     tcfg, acfg = make_configs(recipe, assignments, dataset=dataset, env=env, steps=steps, seed=seed)
     run_dir = Path(run_dir or Path("runs") / f"{tcfg.recipe}-{datetime.now():%Y%m%d-%H%M%S}")
+    if (run_dir / "config.json").exists():
+        write_run_config(run_dir, tcfg, acfg)  # refuses, before the data are loaded
+    device = resolve_device(tcfg.device)
+    data = training_data(tcfg, acfg, device)  # a dataset the recipe cannot use is refused before the run exists
+    check_value_range(acfg, data[0].data)
     write_run_config(run_dir, tcfg, acfg)
-    return _run(run_dir, tcfg, acfg, stop_after=stop_after)
+    return _run(run_dir, tcfg, acfg, stop_after=stop_after, data=data)
 
 
 def write_run_config(run_dir: Path, tcfg: TrainConfig, acfg, **extra) -> None:
@@ -263,13 +317,13 @@ def training_data(tcfg: TrainConfig, acfg, device):
 
 
 def _run(run_dir: Path, tcfg: TrainConfig, acfg, checkpoint: Path | None = None,
-         stop_after: int | None = None) -> Path:
+         stop_after: int | None = None, data=None) -> Path:
     from tqdm import tqdm
 
     if tcfg.threads:
         torch.set_num_threads(tcfg.threads)
     device = resolve_device(tcfg.device)
-    sampler, dims, stats = training_data(tcfg, acfg, device)
+    sampler, dims, stats = data or training_data(tcfg, acfg, device)
     agent = build_agent(tcfg, acfg, dims, device, *stats)
     generator = torch.Generator(device=device).manual_seed(tcfg.seed)
     update = agent.update
@@ -299,6 +353,8 @@ def _run(run_dir: Path, tcfg: TrainConfig, acfg, checkpoint: Path | None = None,
         restore_rng(state["rng"], generator, device)
         start = int(state["step"])
     else:
+        if getattr(acfg, "bc_run", ""):  # stage 1 done elsewhere: start from that run's policy
+            load_policy_from(agent, Path(acfg.bc_run), device)
         torch.manual_seed(tcfg.seed + 1)  # the training stream, distinct from initialization
 
     loggers = Loggers(run_dir, tensorboard=tcfg.tensorboard, wandb=tcfg.wandb)

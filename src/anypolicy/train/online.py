@@ -130,6 +130,7 @@ def _run_online(run_dir: Path, stop_after: int | None = None) -> Path:
         buffer.load_state_dict(state["buffer"])
         counters = {k: int(state[k]) for k in counters}
     else:
+        agent.start_online()
         torch.manual_seed(tcfg.seed + 3)
 
     loggers = Loggers(run_dir, tensorboard=tcfg.tensorboard, wandb=tcfg.wandb)
