@@ -183,3 +183,12 @@ def test_a_run_from_an_older_version_still_loads(tmp_path):
     save_file(weights, str(path))
     with pytest.raises(RuntimeError, match="policy.trunk.0.weight"):
         load_agent(run)
+
+
+def test_defaults_page_is_current_and_every_default_has_a_source():
+    """docs/defaults.md is generated from the config dataclasses (python -m anypolicy.defaults)."""
+    from anypolicy import defaults
+
+    assert defaults.missing() == [], "defaults without a source in anypolicy/defaults.py SOURCES"
+    page = Path(__file__).resolve().parents[1] / "docs" / "defaults.md"
+    assert page.read_text() == defaults.render(), "docs/defaults.md is stale: run python -m anypolicy.defaults"

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -32,6 +33,7 @@ GAUSSIAN = ("mg", "lse", "jensen", "sg", "mg-ms")
 
 @dataclass
 class CFPIConfig:
+    NORMALIZE_OBSERVATIONS: ClassVar[bool] = True  # states standardized by the dataset's statistics (paper)
     policy: str = "mixture"  # behavior policy; the Gaussian operators need `gaussian_mixture` (mixture)
     policy_options: str = "components=4"  # the thesis' MG-BC on Gym-MuJoCo (components=1: SG-BC)
     hidden: tuple[int, ...] | None = (256, 256, 256)  # policy widths (the thesis: 3 x 256)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 
@@ -20,6 +21,7 @@ from anypolicy.policies import policy_from_config
 
 @dataclass
 class TD3BCConfig:
+    NORMALIZE_OBSERVATIONS: ClassVar[bool] = True  # states standardized by the dataset's statistics (paper)
     policy: str = "deterministic"  # a class whose `sample` is differentiable in its parameters
     policy_options: str = ""  # class-specific policy options
     hidden: tuple[int, ...] | None = (256, 256)  # policy widths

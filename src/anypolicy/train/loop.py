@@ -42,7 +42,7 @@ class TrainConfig:
     keep_checkpoints: int = 2  # most recent checkpoints kept on disk
     reward_scale: float = 1.0  # r <- r * scale + bias
     reward_bias: float = 0.0
-    normalize_observations: bool = False  # standardize observations with dataset statistics
+    normalize_observations: bool | None = None  # standardize observations by dataset statistics (None: the recipe's)
     encoder: str = "impala"  # image datasets (ogbench:visual-*): impala or resnet18, in front of every network
     encoder_features: int = 256  # its output size (the obs_dim the recipe's networks are built for)
     encoder_sharing: str = "shared"  # shared: one encoder, trained by the critic; separate: the policy has its own
@@ -84,6 +84,8 @@ def make_configs(recipe: str, assignments: dict[str, str], **train_fields):
         raise ConfigError(f"unknown config key(s) {', '.join(sorted(unknown))} for recipe '{tcfg.recipe}'; "
                           f"valid keys: {', '.join(valid)}.")
     check_policy_config(acfg)
+    if tcfg.normalize_observations is None:  # TD3+BC and CFPI standardize states in their papers
+        tcfg = dataclasses.replace(tcfg, normalize_observations=getattr(acfg, "NORMALIZE_OBSERVATIONS", False))
     if hasattr(acfg, "resolved"):  # fields that depend on the run (PA-RL: the length of its BC stage)
         acfg = acfg.resolved(tcfg)
     if getattr(acfg, "bc_run", ""):
