@@ -4,7 +4,8 @@
 #   PATH=.venv/bin:$PATH ANYPOLICY_DATA_DIR=/work/data bash benchmarks/faithful_cube.sh RUNS ROW SEED
 # Rows: parity-iql (FQL's IQL settings, 4x512, 30k steps, evaluations every 10k) and, under the CPU protocol's
 # sizes (4x256) at 50k steps with evaluations every 25k: iql, iql-old (the defaults before issue 19), calql,
-# calql-old, parl-calql (staged, diffusion), parl-calql-old (distillation from update 1, no BC stage).
+# calql-old, parl-calql (staged, diffusion), parl-calql-old (distillation from update 1, no BC stage); fb
+# (zero-shot on task 2 at the budget of docs/results/bfm.md).
 set -euo pipefail
 runs=$1; row=$2; seed=$3
 common=(--dataset ogbench:cube-single-play --env cube-single-singletask-task2-v0 --seed "$seed"
@@ -25,6 +26,8 @@ case $row in
   parl-calql-old) args=(parl-calql --steps 50000 --set eval_every=25000 --set checkpoint_every=2500 "${c256[@]}"
                         --set bc_steps=0 --set offline_distill=true --set cql_alpha=5 --set cql_heads=none
                         --set bins=0 --set local_rule=first-failure --set data_action_replaces=false) ;;
+  fb) args=(fb --steps 20000 --set eval_every=10000 --set checkpoint_every=5000 --set f_hidden=256,256
+            --set hidden=256,256 --set z_dim=32) ;;  # docs/results/bfm.md's budget, reward-free since issue 19
   *) echo "unknown row $row" >&2; exit 2 ;;
 esac
 dir=$runs/$row-s$seed

@@ -233,7 +233,42 @@ def lcd_chains(phrasing: str, holdout: str = ""):
     return chain_table(out, length=1 if holdout else 5) if out else None
 
 
+FAITHFUL_ROWS = {"iql": "IQL (new defaults)", "iql-old": "IQL (defaults before issue 19)",
+                 "calql": "Cal-QL (new defaults)", "calql-old": "Cal-QL (defaults before issue 19)",
+                 "parl-calql": "parl-calql (diffusion, staged)", "parl-calql-old": "parl-calql (before issue 19)"}
+
+
+def faithful_cube():
+    """benchmarks/faithful_cube.sh rows on cube-single task 2: final success per seed (50 episodes)."""
+    out: dict = {}
+    for summary in sorted((RAW / "faithful").glob("*-s*/summary.json")):
+        row, seed = summary.parent.name.rsplit("-s", 1)
+        if row in FAITHFUL_ROWS:
+            out.setdefault(FAITHFUL_ROWS[row], {"cube-single task2": {}})["cube-single task2"][int(seed)] = \
+                final_success(summary)
+    return dict(sorted(out.items(), key=lambda kv: list(FAITHFUL_ROWS.values()).index(kv[0]))) or None
+
+
+def faithful_parity():
+    """The parity run beside the reference figures of ../shared/BENCHMARKS.md (IQL, 4x512, cube-single task 2)."""
+    runs = sorted((RAW / "faithful").glob("parity-iql-s*/eval.csv"))
+    if not runs:
+        return None
+    reference = {10000: "10 (4 in a second run)", 20000: "42"}
+    rows = []
+    for eval_csv in runs:
+        evals = {int(float(r["step"])): float(r["success"]) for r in csv.DictReader(eval_csv.open())}
+        rates = [float(r["updates_per_s"]) for r in csv.DictReader((eval_csv.parent / "metrics.csv").open())]
+        for step, success in sorted(evals.items()):
+            rows.append([f"{step:,}", f"{success:.0f}", reference.get(step, "-"),
+                         f"{statistics.median(rates):.1f}" if rates else "-"])
+    return markdown_table(["steps", "anypolicy IQL success %", "reference IQL success %",
+                           "anypolicy updates/s (median of the run, 1 thread)"], rows)
+
+
 TABLES = {  # block name: (document, scores, baseline of the probability of improvement[, bold the best])
+    "faithful-cube": ("faithful.md", faithful_cube, None),
+    "faithful-parity": ("faithful.md", faithful_parity, None),
     "parl-toy": ("parl.md", parl_toy, "bc (diffusion)"),
     "parl-search": ("parl.md", parl_search, None),
     "cfpi-toy": ("cfpi.md", lambda: cfpi({"toy-nav": "toy.json"}), "MG-BC"),

@@ -175,7 +175,10 @@ def test_iql_acting_with_isg_steps_from_the_gaussian_mean_within_its_trust_regio
     from anypolicy.config import ConfigError
 
     torch.manual_seed(0)
-    agent = IQL(IQLConfig(hidden=(32, 32), act_improve="sg"), 4, 2, -np.ones(2), np.ones(2))
+    # the tanh-Gaussian (its pre-tanh geometry is what is checked) and the random critic the test was written
+    # with (torch init, LayerNorm before the activation): on it a first-order step raises Q almost everywhere
+    agent = IQL(IQLConfig(hidden=(32, 32), act_improve="sg", policy="gaussian", init="torch",
+                          norm_after_activation=False), 4, 2, -np.ones(2), np.ones(2))
     obs = torch.randn(5, 4)
     plain = torch.as_tensor(IQL.__mro__[1].act(agent, obs))  # the base agent's act: tanh of the mean
     agent.cfg.act_log_tau = 0.0  # tau = 1: the trust region is the mean itself

@@ -12,7 +12,8 @@ from anypolicy.agents.iql import IQL, IQLConfig
 
 
 def plain_heads(ensemble_mlp) -> list[nn.Sequential]:
-    """One nn.Sequential per member, with the member's weights: Linear over cat(inputs) -> LN -> GELU ..."""
+    """One nn.Sequential per member, with the member's weights: Linear over cat(inputs) -> LN -> GELU ...
+    (Linear -> GELU -> LN ... where the ensemble puts its LayerNorm after the activation, as FQL's MLP)."""
     heads = []
     for e in range(ensemble_mlp.ensemble):
         w = torch.cat([layer.weight[e] for layer in ensemble_mlp.first], 0)  # [sum(in), h]
@@ -29,7 +30,7 @@ def plain_heads(ensemble_mlp) -> list[nn.Sequential]:
             with torch.no_grad():
                 lin.weight.copy_(hidden.weight[e].T)
                 lin.bias.copy_(hidden.bias[e, 0])
-            layers += [ln, nn.GELU(), lin]
+            layers += [nn.GELU(), ln, lin] if ensemble_mlp.norm_after_activation else [ln, nn.GELU(), lin]
         heads.append(nn.Sequential(*layers))
     return heads
 
@@ -78,7 +79,8 @@ def test_iql_updates_equal_a_plain_reference_implementation():
         v_loss = (torch.where(diff > 0, cfg.expectile, 1 - cfg.expectile) * diff ** 2).mean()
         target = b["rewards"] + cfg.discount * b["masks"] * v_next
         q_loss = sum(((h(sa)[:, 0] - target) ** 2).mean() for h in q_heads)
-        weights = torch.exp(cfg.beta * (q_t - v.detach())).clamp(max=cfg.max_weight)
+        q_online = torch.stack([h(sa)[:, 0] for h in q_heads]).min(0).values.detach()  # FQL: the online critic
+        weights = torch.exp(cfg.beta * (q_online - v.detach())).clamp(max=cfg.max_weight)
         pi_loss = (-policy.log_prob(s, a) * weights).mean()
         opt.zero_grad()
         (v_loss + q_loss + pi_loss).backward()
@@ -114,8 +116,9 @@ def test_bf16_update_stays_close_to_fp32_and_bad_precision_is_refused():
         m32 = updates["fp32"](b)
         torch.manual_seed(i)
         m16 = updates["bf16"](b)
-        for k in m32:
-            assert torch.allclose(m16[k].float(), m32[k], rtol=5e-2, atol=5e-3), (k, m16[k], m32[k])
+        for k in m32:  # the advantage is a difference of Q and V (about 1 here): bf16's error of each, not of it
+            atol = 2e-2 if k == "adv_mean" else 5e-3
+            assert torch.allclose(m16[k].float(), m32[k], rtol=5e-2, atol=atol), (k, m16[k], m32[k])
     drift = max((a - b).abs().max().item() for a, b in zip(fp32.parameters(), bf16.parameters()))
     moved = max((a - b).abs().max().item() for a, b in zip(start, bf16.parameters()))
     # bf16 trained its own weights, which moved 1.5e-3 (5 Adam steps) and differ from fp32's by less than

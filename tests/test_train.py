@@ -85,6 +85,33 @@ def test_staged_parl_resumes_exactly_across_both_stage_switches(tmp_path):
     assert int(tuned["stage"]) == 2 and not all(torch.equal(tuned[k], end[k]) for k in policy)  # distilled online
 
 
+def test_staged_parl_starts_from_a_bc_run_and_refuses_one_that_does_not_fit(tmp_path):
+    sets = FAST + SMALL_CRITIC + ["policy=diffusion", "hidden=32,32"]
+    bc = train("bc", "toy:nav", steps=20, seed=0, run_dir=tmp_path / "bc",
+               overrides=[s for s in FAST] + ["policy=diffusion"])
+    run = train("parl-calql", "toy:nav", steps=20, seed=0, run_dir=tmp_path / "parl", overrides=sets + [f"bc_run={bc}"])
+    config = json.loads((run / "config.json").read_text())["agent"]
+    assert config["bc_steps"] == 0  # stage 1 is the BC run's
+    start, end = final_weights(bc), final_weights(run)
+    assert all(torch.equal(start[k], end[k]) for k in start if k.startswith("policy."))  # frozen BC policy
+    import csv
+
+    assert {float(row["stage"]) for row in csv.DictReader(open(run / "metrics.csv"))} == {1.0}  # critic only
+    gaussian = train("bc", "toy:nav", steps=10, seed=0, run_dir=tmp_path / "bc-gauss", overrides=FAST)
+    with pytest.raises(ConfigError, match="same policy"):
+        train("parl-calql", "toy:nav", steps=20, run_dir=tmp_path / "bad", overrides=sets + [f"bc_run={gaussian}"])
+    assert not (tmp_path / "bad").exists()
+
+
+def test_a_distributional_critic_too_narrow_for_the_rewards_is_refused_before_the_run_exists(tmp_path):
+    with pytest.raises(ConfigError, match="value range"):  # toy-nav: -1 per step, values down to -100
+        train("parl-calql", "toy:nav", steps=20, run_dir=tmp_path / "narrow",
+              overrides=FAST + SMALL_CRITIC + ["bins=16", "v_min=-50"])
+    assert not (tmp_path / "narrow").exists()
+    with pytest.raises(ConfigError, match="no critic pre-training"):
+        train("parl-calql", "toy:nav", steps=20, run_dir=tmp_path / "all-bc", overrides=FAST + ["bc_steps=20"])
+
+
 def test_killed_run_resumes_to_identical_weights(tmp_path):
     args = ["iql", "--dataset", "toy:nav", "--steps", "400", "--seed", "1"]
     sets = [a for s in FAST if not s.startswith("checkpoint_every") for a in ("--set", s)] + ["--set", "checkpoint_every=50"]

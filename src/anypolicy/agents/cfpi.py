@@ -50,7 +50,7 @@ class CFPIConfig:
     target_tau: float = 0.005
     operator: str = "mg"  # improvement at action time (and in the TD target when iterative): see OPERATORS
     log_tau: float = 0.5  # trust region of the Gaussian operators: pi_b(a) >= pi_b(mean) / tau
-    delta: float = 0.005  # I_DET step: a move of length sqrt(2 delta) in action units
+    delta: float = 0.1  # I_DET step: a move of length sqrt(2 delta) in action units
     samples: int = 10  # draws for ebcq / det
     threshold: float = 0.05  # mixture components lighter than this are left out
     lcb_beta: float = 0.7071  # Q for the operators: mean - beta * std over heads

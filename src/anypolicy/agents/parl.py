@@ -251,7 +251,7 @@ class PARLCalQL(ActionOptimizing, Agent):
         self.after_policy_step()
         zero = torch.zeros((), device=loss.device)
         return {"td_loss": zero, "cql_gap": zero, "q_data": zero, "policy_loss": loss.detach(),
-                "candidate_q": zero, "candidate_q_std": zero}
+                "candidate_q": zero, "candidate_q_std": zero, "stage": self.stage.float()}
 
     def update(self, batch):
         if self.stage_now == BC:
@@ -280,7 +280,8 @@ class PARLCalQL(ActionOptimizing, Agent):
                 self.after_policy_step()
         polyak_update(self.q_target, self.q, cfg.target_tau)
         return {**{k: v.detach() for k, v in metrics.items()}, "policy_loss": policy_loss.detach(),
-                "candidate_q": here.q.mean(), "candidate_q_std": here.q.std(-1).mean()}
+                "candidate_q": here.q.mean(), "candidate_q_std": here.q.std(-1).mean(),
+                "stage": self.stage.float()}  # metrics.csv records the stage of every row (0 BC, 1 critic, 2 online)
 
 
 @dataclass
