@@ -10,7 +10,7 @@ from anypolicy.config import ConfigError
 from anypolicy.policies import POLICIES, make_policy
 from anypolicy.policies.adapter import ModulePolicy
 from anypolicy.policies.autoregressive import AutoregressivePolicy
-from anypolicy.policies.gaussian import TanhGaussianPolicy
+from anypolicy.policies.gaussian import FixedStdGaussianPolicy, TanhGaussianPolicy
 from anypolicy.policies.generative import DiffusionPolicy, FlowPolicy
 from anypolicy.policies.simple import DeterministicPolicy, MixturePolicy, VAEPolicy
 
@@ -21,6 +21,7 @@ from examples.custom_policy import PrototypePolicy  # noqa: E402
 LOW, HIGH = torch.tensor([-1.0, 0.0]), torch.tensor([1.0, 2.0])
 SMALL = {  # small versions of every class, for speed
     "gaussian": lambda: TanhGaussianPolicy(3, 2, LOW, HIGH, hidden=(32, 32)),
+    "gaussian-fixed": lambda: FixedStdGaussianPolicy(3, 2, LOW, HIGH, hidden=(32, 32)),
     "deterministic": lambda: DeterministicPolicy(3, 2, LOW, HIGH, hidden=(32, 32)),
     "mixture": lambda: MixturePolicy(3, 2, LOW, HIGH, hidden=(32, 32), components=4),
     "vae": lambda: VAEPolicy(3, 2, LOW, HIGH, hidden=(32, 32)),
