@@ -11,7 +11,10 @@ from anypolicy.critics.q import QEnsemble
 from anypolicy.agents.parl import PARLCalQL, PARLCalQLConfig
 from anypolicy.improve import (ActionOptimization, Candidates, cem_search, distillation_targets, global_opt, local_opt,
                                select)
-from anypolicy.improve.action_opt import first_failure_local_opt
+
+
+def first_failure_local_opt(*args, **kw):
+    return local_opt(*args, **kw, rule="first-failure")
 from anypolicy.policies.gaussian import TanhGaussianPolicy
 
 LOW, HIGH = torch.tensor([-1.0, -0.5, 0.0]), torch.tensor([1.0, 0.5, 2.0])

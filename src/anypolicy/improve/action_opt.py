@@ -50,40 +50,28 @@ def global_opt(obs: torch.Tensor, policy, q_fn: QFn, samples: int, keep: int,
 
 
 def local_opt(obs: torch.Tensor, candidates: Candidates, q_fn: QFn, steps: int, step_size: float,
-              low: torch.Tensor, high: torch.Tensor) -> Candidates:
-    """`steps` gradient-ascent steps a <- clip(a + alpha grad_a Q(s, a)) on every candidate, all of them
-    taken, and the best iterate per candidate kept (PA-RL's reference code): Q of the result never falls
-    below the start, and a step that overshoots does not end the walk. One forward-backward pass per step."""
+              low: torch.Tensor, high: torch.Tensor, rule: str = "best-of-T") -> Candidates:
+    """`steps` gradient-ascent steps a <- clip(a + alpha grad_a Q(s, a)) on every candidate, inside [low, high].
+    best-of-T (PA-RL's reference code): all T steps are taken and each candidate's best iterate is kept, so
+    a step that overshoots does not end the walk. first-failure: a step is kept only where it raised Q and
+    the candidate otherwise stays put (its walk ends at its first failed step). Either way Q never falls
+    below the start. One forward-backward pass per step."""
     best, best_q = candidates.actions.detach(), candidates.q.detach()
     if steps == 0:
         return Candidates(best, best_q)
     actions = best
     _, grad = value_and_grad(q_fn, obs, actions)
     for _ in range(steps):
-        actions = torch.maximum(torch.minimum(actions + step_size * grad, high), low)
-        q, grad = value_and_grad(q_fn, obs, actions)
-        better = q > best_q
-        best = torch.where(better.unsqueeze(-1), actions, best)
-        best_q = torch.where(better, q, best_q)
-    return Candidates(best, best_q)
-
-
-def first_failure_local_opt(obs: torch.Tensor, candidates: Candidates, q_fn: QFn, steps: int, step_size: float,
-                            low: torch.Tensor, high: torch.Tensor) -> Candidates:
-    """The variant that keeps a step only where it raised Q and otherwise stays put (so the walk of a
-    candidate ends at its first failed step): anypolicy's earlier rule, kept for comparison (local_rule)."""
-    actions, q = candidates.actions.detach(), candidates.q.detach()
-    if steps == 0:
-        return Candidates(actions, q)
-    _, grad = value_and_grad(q_fn, obs, actions)
-    for _ in range(steps):
         proposal = torch.maximum(torch.minimum(actions + step_size * grad, high), low)
-        q_new, grad_new = value_and_grad(q_fn, obs, proposal)
-        better = q_new > q
-        actions = torch.where(better.unsqueeze(-1), proposal, actions)
-        grad = torch.where(better.unsqueeze(-1), grad_new, grad)
-        q = torch.where(better, q_new, q)
-    return Candidates(actions, q)
+        q, grad_new = value_and_grad(q_fn, obs, proposal)
+        better = q > best_q
+        best = torch.where(better.unsqueeze(-1), proposal, best)
+        best_q = torch.where(better, q, best_q)
+        if rule == "best-of-T":
+            actions, grad = proposal, grad_new
+        else:  # stay at the best point, with its gradient
+            actions, grad = best, torch.where(better.unsqueeze(-1), grad_new, grad)
+    return Candidates(best, best_q)
 
 
 def cfpi_local_opt(obs: torch.Tensor, candidates: Candidates, q_fn: QFn, cov: torch.Tensor, log_tau: float,
@@ -138,7 +126,7 @@ class ActionOptimization:
     local: str = "gradient"  # or "cfpi": one closed-form step (cfpi_local_opt) instead of T gradient steps
     log_tau: float = 0.5  # trust region of the cfpi step
     data_action_replaces: bool = True  # the dataset action takes the lowest kept candidate's place (m in all)
-    local_rule: str = "best-of-T"  # best-of-T (the reference) or first-failure (first_failure_local_opt)
+    local_rule: str = "best-of-T"  # best-of-T (the reference) or first-failure (see local_opt)
 
     def __call__(self, obs, policy, q_fn: QFn, low, high, data_actions: torch.Tensor | None = None,
                  samples: torch.Tensor | None = None, policy_obs: torch.Tensor | None = None) -> Candidates:
@@ -160,5 +148,4 @@ class ActionOptimization:
         with record_function("parl/local"):
             if self.local == "cfpi":
                 return cfpi_local_opt(obs, candidates, q_fn, sample_covariance(samples), self.log_tau, low, high)
-            walk = local_opt if self.local_rule == "best-of-T" else first_failure_local_opt
-            return walk(obs, candidates, q_fn, self.local_steps, self.step_size, low, high)
+            return local_opt(obs, candidates, q_fn, self.local_steps, self.step_size, low, high, self.local_rule)
