@@ -1,4 +1,7 @@
-"""Policy-agnostic RL (Sobol Mark et al., 2024): improve actions, not parameters. Every update
+"""Policy-agnostic RL (Sobol Mark et al., 2024): improve actions, not parameters. parl-calql runs the
+paper's pipeline (PARLCalQL): BC of the base policy, critic pre-training against it frozen, then online
+fine-tuning in which every update does all three steps below (offline_distill: stage 2 distills too).
+An update
 
     1. action optimization (improve/action_opt.py): from k policy samples keep the top m by Q, add the
        dataset action, take T gradient-ascent steps on each (kept only where Q rose);

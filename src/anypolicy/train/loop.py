@@ -175,8 +175,7 @@ def train(recipe: str, dataset: str | None = None, env: str | None = None, steps
     assignments = overrides if isinstance(overrides, dict) else parse_assignments(overrides or [])
     tcfg, acfg = make_configs(recipe, assignments, dataset=dataset, env=env, steps=steps, seed=seed)
     run_dir = Path(run_dir or Path("runs") / f"{tcfg.recipe}-{datetime.now():%Y%m%d-%H%M%S}")
-    if (run_dir / "config.json").exists():
-        write_run_config(run_dir, tcfg, acfg)  # refuses, before the data are loaded
+    refuse_existing_run(run_dir)  # before the data are loaded
     device = resolve_device(tcfg.device)
     data = training_data(tcfg, acfg, device)  # a dataset the recipe cannot use is refused before the run exists
     check_value_range(acfg, data[0].data)
@@ -184,11 +183,15 @@ def train(recipe: str, dataset: str | None = None, env: str | None = None, steps
     return _run(run_dir, tcfg, acfg, stop_after=stop_after, data=data)
 
 
-def write_run_config(run_dir: Path, tcfg: TrainConfig, acfg, **extra) -> None:
-    """Create a run directory with its config.json (refusing one that already holds a run)."""
+def refuse_existing_run(run_dir: Path) -> None:
     if (run_dir / "config.json").exists():
         raise FileExistsError(f"{run_dir} already holds a run: resume it with `anypolicy train --resume {run_dir}` "
                               "or choose another --run-dir.")
+
+
+def write_run_config(run_dir: Path, tcfg: TrainConfig, acfg, **extra) -> None:
+    """Create a run directory with its config.json (refusing one that already holds a run)."""
+    refuse_existing_run(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     from importlib.metadata import version
 
