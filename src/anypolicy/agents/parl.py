@@ -142,8 +142,11 @@ class ActionOptimizing:
     def improve(self, obs: torch.Tensor, data_actions: torch.Tensor | None = None,
                 samples: torch.Tensor | None = None, acting: bool = False):
         operator = self.optimize if acting else self.train_optimize
-        return operator(obs, self.policy, self.q_value, self.action_low, self.action_high, data_actions, samples,
-                        self.policy_input(obs))
+        candidates = operator(obs, self.policy, self.q_value, self.action_low, self.action_high, data_actions,
+                              samples, self.policy_input(obs))
+        if not acting:
+            self.track_spread(candidates)
+        return candidates
 
     def track_spread(self, candidates) -> None:
         """Running mean (rate 0.001) of the candidates' Q std per state: what distill=auto decides by."""
@@ -274,7 +277,6 @@ class PARLCalQL(ActionOptimizing, Agent):
                 self.action_high, cfg.cql_alpha, cfg.cql_actions, None,
                 batch["mc_returns"] if cfg.calibrated else None, cfg.cql_temperature, cfg.cql_heads)
             step(self.critic_opt, critic_loss)
-        self.track_spread(here)
         policy_loss = torch.zeros((), device=obs.device)
         if self.distilling:
             with record_function("parl/distill"):
