@@ -25,7 +25,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 from dataclasses import dataclass
-from typing import ClassVar
 
 import numpy as np
 import torch
@@ -189,9 +188,6 @@ class PARLCalQLConfig(ActionOptConfig, CalQLConfig):
     bc_run: str = ""  # a BC run (recipe bc, same policy) whose policy is stage 1: bc_steps becomes 0
     offline_distill: bool = False  # stage 2 distills too (false: the policy stays frozen until online)
 
-    # the HL-Gauss range must hold every value of the domain's rewards (-1 per unfinished subtask)
-    DOMAIN_DEFAULTS: ClassVar[dict] = {"cube-double": {"v_min": "-200"}}
-
     def resolved(self, tcfg) -> "PARLCalQLConfig":
         """bc_steps for a run of tcfg.steps offline updates, refused where no update would be left for the
         critic."""
@@ -230,9 +226,11 @@ class PARLCalQL(ActionOptimizing, Agent):
         cfg = self.cfg
         if self.stage_now is None:
             self.stage_now = int(self.stage)
-        if self.stage_now != ONLINE:  # offline: the stage follows the step
-            self.stage_now = BC if step <= self.bc_steps else CRITIC
-            self.stage.fill_(self.stage_now)
+        if self.stage_now != ONLINE:  # offline: the stage follows the step (the buffer is written on a switch)
+            stage = BC if step <= self.bc_steps else CRITIC
+            if stage != self.stage_now:
+                self.stage.fill_(stage)
+            self.stage_now = stage
         if self.stage_now == BC:
             return
         if self.stage_now == CRITIC and not cfg.offline_distill:
