@@ -266,9 +266,71 @@ def faithful_parity():
                            "anypolicy updates/s (median of the run, 1 thread)"], rows)
 
 
+OGBENCH_ROWS = {"bc": "BC (diffusion)", "iql": "IQL", "rebrac": "ReBRAC", "fql": "FQL", "calql": "Cal-QL",
+                "idql": "IDQL", "parl-iql": "parl-iql (diffusion)", "parl-calql": "parl-calql (diffusion)"}
+
+
+def train_minutes(metrics_csv: Path) -> float:
+    """Training time of a run from its logged rates (updates between rows / updates per second), summed over
+    every session it ran in; evaluation excluded."""
+    rows = list(csv.DictReader(metrics_csv.open()))
+    steps = [int(float(r["step"])) for r in rows]
+    return sum((b - a) / float(r["updates_per_s"]) for a, b, r in zip([0] + steps, steps, rows)) / 60
+
+
+def ogbench_cpu():
+    """benchmarks/ogbench_cpu.sh cells under the CPU protocol: final success per task and seed, the statistics
+    over them, P(parl-calql > each) once parl-calql has runs; then training minutes per run."""
+    scores: dict = {}
+    minutes: dict = {}
+    for summary in sorted((RAW / "ogbench-cpu").glob("*-s*/summary.json")):
+        name, seed = summary.parent.name.rsplit("-s", 1)
+        row = next((r for r in sorted(OGBENCH_ROWS, key=len, reverse=True) if name.startswith(r + "-")), None)
+        if row is None:
+            continue
+        task = name[len(row) + 1:]
+        scores.setdefault(OGBENCH_ROWS[row], {}).setdefault(task, {})[int(seed)] = final_success(summary)
+        minutes.setdefault(OGBENCH_ROWS[row], {}).setdefault(task, []).append(train_minutes(summary.parent / "metrics.csv"))
+    if not scores:
+        return None
+    order = list(OGBENCH_ROWS.values())
+    parl = OGBENCH_ROWS["parl-calql"]
+    tasks = sorted({t for by_task in scores.values() for t in by_task})
+    blocks = []
+    for task in tasks:  # one table per task: runs finish at different times, and a row may cover fewer tasks
+        here = {m: {task: by_task[task]} for m, by_task in sorted(scores.items(), key=lambda kv: order.index(kv[0]))
+                if task in by_task}
+        blocks.append(f"**{task}** (task {4 if task.startswith('puzzle') else 2}), final success %:\n\n"
+                      + score_table(here, baseline=parl if parl in here else None))
+    time_rows = [[m, *(f"{statistics.mean(minutes[m][t]):.0f}" if t in minutes[m] else "-" for t in tasks)]
+                 for m in sorted(minutes, key=order.index)]
+    return "\n\n".join(blocks) + "\n\nTraining minutes per run (mean over seeds, one thread, evaluation " \
+        "excluded):\n\n" + markdown_table(["method", *tasks], time_rows)
+
+
+def parity_fql():
+    """FQL and IQL at the reference settings (4x512, 50k updates, cube-single task 2): success every 10k."""
+    runs = {label: RAW / "ogbench-cpu" / f"parity-{row}-cube-single-s0"
+            for row, label in (("fql", "FQL"), ("iql", "IQL"))}
+    runs = {label: d for label, d in runs.items() if (d / "eval.csv").exists()}
+    if not runs:
+        return None
+    rows = []
+    for label, d in runs.items():
+        evals = {int(float(r["step"])): float(r["success"]) for r in csv.DictReader((d / "eval.csv").open())}
+        rates = [float(r["updates_per_s"]) for r in csv.DictReader((d / "metrics.csv").open())]
+        done = "" if (d / "summary.json").exists() else " (unfinished)"
+        rows.append([label + done, *(f"{evals[s]:.0f}" if s in evals else "-" for s in range(10000, 50001, 10000)),
+                     f"{statistics.median(rates):.1f}" if rates else "-", f"{train_minutes(d / 'metrics.csv'):.0f}"])
+    return markdown_table(["recipe", "10k", "20k", "30k", "40k", "50k", "updates/s (median, 1 thread)",
+                           "training minutes"], rows)
+
+
 TABLES = {  # block name: (document, scores, baseline of the probability of improvement[, bold the best])
     "faithful-cube": ("faithful.md", faithful_cube, None),
     "faithful-parity": ("faithful.md", faithful_parity, None),
+    "ogbench-cpu": ("ogbench-cpu.md", ogbench_cpu, None),
+    "parity-fql": ("ogbench-cpu.md", parity_fql, None),
     "parl-toy": ("parl.md", parl_toy, "bc (diffusion)"),
     "parl-search": ("parl.md", parl_search, None),
     "cfpi-toy": ("cfpi.md", lambda: cfpi({"toy-nav": "toy.json"}), "MG-BC"),

@@ -73,7 +73,7 @@ def test_the_ema_of_a_diffusion_policy_follows_its_model_in_the_batch():
 
 
 def test_recipes_that_cannot_be_batched_are_refused_before_any_directory(tmp_path):
-    with pytest.raises(ConfigError, match="bc, iql"):
+    with pytest.raises(ConfigError, match="bc, fql, iql"):
         train_seeds("td3bc", "toy:nav", [0, 1], steps=10, run_root=tmp_path / "r", overrides=FAST)
     assert not (tmp_path / "r").exists()
     with pytest.raises(ConfigError, match="distinct"):

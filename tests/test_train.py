@@ -32,7 +32,8 @@ def assert_same_weights(a: dict, b: dict):
 SMALL_CRITIC = ["critic_hidden=32,32", "ensemble=3", "samples=8", "keep=3", "local_steps=2"]
 RECIPE_SETS = {"bc": [], "iql": [], "calql": ["critic_hidden=32,32"], "parl-calql": SMALL_CRITIC,
                "parl-iql": SMALL_CRITIC, "idql": ["critic_hidden=32,32", "samples=8", "keep=8"],
-               "td3bc": ["critic_hidden=32,32", "policy_delay=3"],
+               "td3bc": ["critic_hidden=32,32", "policy_delay=3"], "fql": [],
+               "rebrac": ["actor_freq=3"],  # the stop at 40 falls between full updates (39, 42)
                # each optimizer step one compiled graph (train/fused_step.py): Adam's state is the optimizer's
                "td3bc+compile": ["critic_hidden=32,32", "policy_delay=3", "compile=true"],
                # the stop at 40 falls inside a cache round (26-50), whose samples are rebuilt from the snapshot

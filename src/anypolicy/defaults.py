@@ -20,6 +20,8 @@ import re
 
 FQL = "FQL (Park, Li, Levine 2025)"
 FQL_IQL = "reference: seohongpark/fql agents/iql.py"
+FQL_REF = "reference: seohongpark/fql agents/fql.py"
+REBRAC_REF = "reference: seohongpark/fql agents/rebrac.py"
 PARL = "PA-RL (Sobol Mark et al. 2024)"
 CALQL = "Cal-QL (Nakamoto et al. 2023)"
 THESIS = "CFPI (Zhang 2023, thesis ch. 3)"
@@ -132,6 +134,43 @@ SOURCES: dict[str, str] = {
     "IDQLConfig.data_action": "paper: IDQL ranks its policy's samples only",
     "IDQLConfig.bc_only": "paper: IDQL's diffusion policy is plain behavior cloning",
     # ------------------------------------------------------------------ TD3+BC
+    # ------------------------------------------------------------------ FQL (its OGBench reference code)
+    "FQLConfig.hidden": f"{FQL_REF}: actor_hidden_dims (512, 512, 512, 512) for the flow and one-step actors; the CPU protocol sets 4x256",
+    "FQLConfig.critic_hidden": f"{FQL_REF}: value_hidden_dims = actor_hidden_dims",
+    "FQLConfig.ensemble": f"{FQL_REF}: two Q heads",
+    "FQLConfig.q_agg": f"{FQL_REF}: q_agg='mean' (the actor's Q is always the heads' mean)",
+    "FQLConfig.lr": f"{FQL_REF}: lr 3e-4, one Adam over critic and actors",
+    "FQLConfig.discount": f"{FQL_REF}: 0.99 (the manipulation domains)",
+    "FQLConfig.target_tau": f"{FQL_REF}: tau 0.005",
+    "FQLConfig.alpha": f"{FQL_REF}: alpha 10 by default; per domain as {FQL}'s README and appendix: cube-single, "
+                       "cube-double and scene 300, puzzle-3x3 and puzzle-4x4 1000",
+    "FQLConfig.flow_steps": f"{FQL_REF}: flow_steps 10 (Euler)",
+    "FQLConfig.normalize_q_loss": f"{FQL_REF}: normalize_q_loss False",
+    "FQLConfig.critic_layer_norm": f"{FQL_REF}: layer_norm True for the critic (actor_layer_norm False)",
+    "FQLConfig.norm_after_activation": "reference: seohongpark/fql utils/networks.py MLP, Dense -> activation -> LayerNorm",
+    "FQLConfig.init": "reference: seohongpark/fql utils/networks.py default_init, variance_scaling(1, fan_avg, uniform)",
+    "FQLConfig.activation": "reference: seohongpark/fql utils/networks.py, GELU",
+    # ------------------------------------------------------------------ ReBRAC (FQL's OGBench reference code)
+    "ReBRACConfig.policy": f"{REBRAC_REF}: a tanh-squashed Gaussian with constant std, acting by its mode (gaussian)",
+    "ReBRACConfig.policy_options": f"{REBRAC_REF}: const_std (learned_std=false), default_init (xavier), actor_fc_scale 0.01",
+    "ReBRACConfig.hidden": f"{REBRAC_REF}: actor_hidden_dims (512, 512, 512, 512); the CPU protocol sets 4x256",
+    "ReBRACConfig.critic_hidden": f"{REBRAC_REF}: value_hidden_dims = actor_hidden_dims",
+    "ReBRACConfig.ensemble": f"{REBRAC_REF}: two Q heads, their minimum",
+    "ReBRACConfig.critic_layer_norm": f"{REBRAC_REF}: layer_norm True (actor_layer_norm False); ReBRAC paper Sec. 3",
+    "ReBRACConfig.norm_after_activation": "reference: seohongpark/fql utils/networks.py MLP, Dense -> activation -> LayerNorm",
+    "ReBRACConfig.init": "reference: seohongpark/fql utils/networks.py default_init, variance_scaling(1, fan_avg, uniform)",
+    "ReBRACConfig.activation": "reference: seohongpark/fql utils/networks.py, GELU",
+    "ReBRACConfig.lr": f"{REBRAC_REF}: lr 3e-4, one Adam over actor and critic",
+    "ReBRACConfig.discount": f"{REBRAC_REF}: 0.99",
+    "ReBRACConfig.target_tau": f"{REBRAC_REF}: tau 0.005",
+    "ReBRACConfig.alpha_actor": f"{REBRAC_REF}: alpha_actor 0 by default; per domain the FQL paper's ReBRAC values, read here from "
+                                "its README's commands for the same domains' visual tasks (the state-task table was not "
+                                "readable offline): cube-single 1, cube-double 0.1, scene 0.1, puzzle 0.3",
+    "ReBRACConfig.alpha_critic": f"{REBRAC_REF}: alpha_critic 0 by default; per domain as alpha_actor: cube 0, scene 0.01, puzzle 0.01",
+    "ReBRACConfig.actor_freq": f"{REBRAC_REF}: actor_freq 2 (TD3's policy delay)",
+    "ReBRACConfig.policy_noise": f"{REBRAC_REF}: actor_noise 0.2",
+    "ReBRACConfig.noise_clip": f"{REBRAC_REF}: actor_noise_clip 0.5",
+    "ReBRACConfig.needs_next_actions": "run: the critic penalty needs the dataset's next actions",
     "TD3BCConfig.policy": "paper: TD3+BC (Fujimoto & Gu 2021), a deterministic actor",
     "TD3BCConfig.policy_options": "option: the class's own defaults",
     "TD3BCConfig.hidden": "paper: TD3+BC, 256x256 (the CPU protocol sets 4x256)",

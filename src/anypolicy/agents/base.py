@@ -175,10 +175,12 @@ def step(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
 
 def step_own(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
     """`step` with gradients for the optimizer's own parameters only: an actor loss through the critic then
-    skips the critic's weight gradients (its .grad stays untouched; the critic's next step recomputes it)."""
+    skips the critic's weight gradients (its .grad stays untouched; the critic's next step recomputes it).
+    A parameter the loss does not reach gets a zero gradient, so Adam still applies its momentum, as one
+    optax optimizer over several networks does (ReBRAC's critic-only steps) and as the fused step does."""
     params = [p for group in optimizer.param_groups for p in group["params"]]
     for p, g in zip(params, torch.autograd.grad(loss, params, allow_unused=True)):
-        p.grad = g
+        p.grad = torch.zeros_like(p) if g is None else g
     optimizer.step()
 
 
@@ -192,6 +194,8 @@ RECIPES: dict[str, str] = {  # recipe name -> "module:Class"; imported on use
     "parl-rlpd": "anypolicy.agents.parl:PARLRLPD",
     "idql": "anypolicy.agents.parl:IDQL",
     "td3bc": "anypolicy.agents.td3bc:TD3BC",
+    "rebrac": "anypolicy.agents.rebrac:ReBRAC",
+    "fql": "anypolicy.agents.fql:FQL",
     "cfpi-onestep": "anypolicy.agents.cfpi:CFPI",
     "cfpi-iterative": "anypolicy.agents.cfpi:IterativeCFPI",
     "fb": "anypolicy.bfm.fb:FB",

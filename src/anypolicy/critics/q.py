@@ -27,16 +27,23 @@ class QEnsemble(nn.Module):
 
     @classmethod
     def from_config(cls, cfg, obs_dim: int, action_dim: int) -> "QEnsemble":
-        """From a recipe config's critic fields (critic_hidden, ensemble, critic_layer_norm, activation, bins,
-        v_min, v_max, action_refeed, norm_after_activation, init)."""
-        return cls(obs_dim, action_dim, cfg.critic_hidden, cfg.ensemble, cfg.critic_layer_norm, cfg.activation,
-                   cfg.bins, cfg.v_min, cfg.v_max, getattr(cfg, "action_refeed", False),
-                   getattr(cfg, "norm_after_activation", False), getattr(cfg, "init", "torch"))
+        """From a recipe config's critic fields (critic_hidden, else hidden; ensemble, critic_layer_norm,
+        activation; where present bins, v_min, v_max, action_refeed, norm_after_activation, init)."""
+        return cls(obs_dim, action_dim, cfg.critic_hidden or cfg.hidden, cfg.ensemble, cfg.critic_layer_norm,
+                   cfg.activation, getattr(cfg, "bins", 0), getattr(cfg, "v_min", -100.0), getattr(cfg, "v_max", 0.0),
+                   getattr(cfg, "action_refeed", False), getattr(cfg, "norm_after_activation", False),
+                   getattr(cfg, "init", "torch"))
 
     def forward(self, obs: torch.Tensor, actions: torch.Tensor, heads: int | None = None) -> torch.Tensor:
         """Q-values [E, B] or [E, B, n]; with `heads`, of the first `heads` heads only (TD3's actor uses one)."""
         out = self.net(obs, actions, members=heads)
         return out.squeeze(-1) if not self.bins else out.softmax(-1) @ self.support
+
+    def frozen(self, obs: torch.Tensor, actions: torch.Tensor, heads: int | None = None) -> torch.Tensor:
+        """`forward` with the weights held fixed: gradients reach the actions, never the critic (an actor's loss
+        summed with the critic's under one optimizer, as FQL's and ReBRAC's single Adam step)."""
+        weights = {k: v.detach() for k, v in self.named_parameters()}
+        return torch.func.functional_call(self, weights, (obs, actions), {"heads": heads})
 
     def td_loss(self, obs: torch.Tensor, actions: torch.Tensor, target: torch.Tensor):
         """Regression of every head on `target` [B]: squared error, or HL-Gauss cross-entropy for a

@@ -84,6 +84,8 @@ def make_configs(recipe: str, assignments: dict[str, str], **train_fields):
         raise ConfigError(f"unknown config key(s) {', '.join(sorted(unknown))} for recipe '{tcfg.recipe}'; "
                           f"valid keys: {', '.join(valid)}.")
     check_policy_config(acfg)
+    if hasattr(acfg, "check"):  # a recipe's own refusals of bad values, before anything is written
+        acfg.check()
     if tcfg.normalize_observations is None:  # TD3+BC and CFPI standardize states in their papers
         tcfg = dataclasses.replace(tcfg, normalize_observations=getattr(acfg, "NORMALIZE_OBSERVATIONS", False))
     if hasattr(acfg, "resolved"):  # fields that depend on the run (PA-RL: the length of its BC stage)

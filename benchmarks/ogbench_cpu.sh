@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Issue 20's cells under the CPU protocol of ../shared/BENCHMARKS.md: one (row, domain, seed) per call, one thread,
+# resumed if its run directory exists and is unfinished, its raw files copied to docs/results/raw/ogbench-cpu/
+# when done (docs/results/ogbench-cpu.md is regenerated from them by benchmarks/results_tables.py).
+#   PATH=.venv/bin:$PATH ANYPOLICY_DATA_DIR=/work/data bash benchmarks/ogbench_cpu.sh RUNS ROW DOMAIN SEED
+# DOMAIN: cube-single, scene, cube-double, puzzle-3x3 (each at its default task: 2; 4 for puzzle).
+# Rows at the protocol's budget (100k updates, batch 256, 4x256 MLPs, 50 episodes every 25k): bc (diffusion),
+# iql, rebrac, fql, calql; and the parity rows (DOMAIN cube-single): parity-fql and parity-iql, the reference
+# settings (4x512), 50k updates, evaluations every 10k. Per-domain recipe values (IQL's temperature, FQL's
+# alpha, ReBRAC's alphas) come from each recipe's DOMAIN_DEFAULTS (docs/defaults.md).
+set -euo pipefail
+runs=$1; row=$2; domain=$3; seed=$4
+task=2; [ "${domain#puzzle}" != "$domain" ] && task=4
+common=(--dataset "ogbench:$domain-play" --env "$domain-singletask-task$task-v0" --seed "$seed"
+        --set threads=1 --set eval_episodes=50 --set log_every=1000 --set progress=false --set tensorboard=false
+        --set compile=true)
+protocol=(--steps 100000 --set eval_every=25000 --set checkpoint_every=5000 --set hidden=256,256,256,256)
+parity=(--steps 50000 --set eval_every=10000 --set checkpoint_every=2500 --set hidden=512,512,512,512)
+case $row in
+  bc) args=(bc "${protocol[@]}" --set policy=diffusion --set hidden=256,256,256) ;;  # 3 residual blocks of 256
+  iql|rebrac|fql) args=("$row" "${protocol[@]}") ;;
+  calql) args=(calql "${protocol[@]}" --set critic_hidden=256,256,256,256) ;;
+  parity-fql|parity-iql) args=("${row#parity-}" "${parity[@]}") ;;
+  *) echo "unknown row $row" >&2; exit 2 ;;
+esac
+name=$row-$domain-s$seed
+dir=$runs/$name
+if [ -f "$dir/summary.json" ]; then echo "$dir is finished"
+elif [ -f "$dir/config.json" ] && ls "$dir"/checkpoints/step_* > /dev/null 2>&1; then anypolicy train --resume "$dir"
+else rm -rf "$dir"; anypolicy train "${args[@]}" "${common[@]}" --run-dir "$dir"; fi  # killed before its first checkpoint
+out=docs/results/raw/ogbench-cpu/$name
+mkdir -p "$out"
+cp "$dir"/{config.json,metrics.csv,eval.csv,summary.json} "$out"/
