@@ -26,6 +26,10 @@ SETTINGS["cpu-cfpi-step"] = {**SETTINGS["cpu"], "local_step": "cfpi"}  # one clo
 # the schedules: distillation at every 4th update; the late setting (8 samples, 2 local steps) from update 2 on
 SETTINGS["cpu-distill4"] = {**SETTINGS["cpu"], "distill_every": "4"}
 SETTINGS["cpu-late"] = {**SETTINGS["cpu"], "late_after": "1", "late_samples": "8", "late_local_steps": "2"}
+# stage 2 of the staged pipeline (critic pre-training against the frozen policy's cached samples): the paper's
+# setting, and with fewer local steps (the lever of issue 20; it also changes acting)
+SETTINGS["paper-critic"] = {"bc_steps": "0"}
+SETTINGS["paper-critic-T2"] = {"bc_steps": "0", "local_steps": "2"}
 CACHE_STATES = 16384
 LABELS = ("parl/global", "parl/local", "parl/critic", "parl/distill")
 
@@ -53,8 +57,9 @@ def main():
         agent = PARLCalQL(cfg, 28, 5, -np.ones(5), np.ones(5)).to(args.device)
         b = batch(args.batch, 28, 5, args.device)
         extra, data, step = {}, None, iter(range(1, 10**9))
-        if cfg.action_cache:  # fill once (timed), then every batch is served from the cache
-            data = {k: torch.randn(CACHE_STATES, 28, device=args.device) for k in ("observations", "next_observations")}
+        if cfg.action_cache or cfg.bc_steps == 0:  # fill once (timed), then every batch is served from the cache
+            states = torch.randn(CACHE_STATES + 1, 28, device=args.device)  # one trajectory: s'_t = s_t+1
+            data = {"observations": states[:-1], "next_observations": states[1:]}
             t0 = time.perf_counter()
             agent.before_update(next(step), data)
             extra["cache_fill_s_per_1k_states"] = round((time.perf_counter() - t0) / CACHE_STATES * 1000, 3)
