@@ -32,8 +32,8 @@ case $row in
 esac
 dir=$runs/$row-s$seed
 if [ -f "$dir/summary.json" ]; then echo "$dir is finished"
-elif [ -f "$dir/config.json" ]; then anypolicy train --resume "$dir"
-else anypolicy train "${args[@]}" "${common[@]}" --run-dir "$dir"; fi
+elif [ -f "$dir/config.json" ] && ls "$dir"/checkpoints/step_* > /dev/null 2>&1; then anypolicy train --resume "$dir"
+else rm -rf "$dir"; anypolicy train "${args[@]}" "${common[@]}" --run-dir "$dir"; fi  # killed before its first checkpoint
 out=docs/results/raw/faithful/$row-s$seed
 mkdir -p "$out"
 cp "$dir"/{config.json,metrics.csv,eval.csv,summary.json} "$out"/

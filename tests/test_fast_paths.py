@@ -154,17 +154,20 @@ def test_td3bc_actor_step_on_one_head_with_own_gradients_equals_the_plain_step()
 def test_compiled_losses_give_the_eager_updates():
     """compile=true makes each optimizer step of these recipes one graph (loss, gradients by torch.func, Adam
     on the optimizer's own state; with the multiply-and-sum output layer that only compiled code uses): a few
-    TD3+BC updates (both phases of the policy delay), Cal-QL and IQL updates give the eager path's weights and
+    TD3+BC updates (both phases of the policy delay), Cal-QL, IQL, FQL and ReBRAC (critic-only and full) updates give the eager path's weights and
     Adam moments, and an eager step continues from the fused ones' state."""
     import torch._inductor.config as inductor_config
 
     from anypolicy.agents.calql import CalQL, CalQLConfig
+    from anypolicy.agents.fql import FQL, FQLConfig
+    from anypolicy.agents.rebrac import ReBRAC, ReBRACConfig
     from anypolicy.agents.td3bc import TD3BC, TD3BCConfig
 
     torch._dynamo.reset()  # earlier compiled agents would count towards dynamo's recompile limit (then: eager)
     for cls, cfg in ((TD3BC, TD3BCConfig(hidden=(32, 32), critic_hidden=(32, 32))),
                      (CalQL, CalQLConfig(hidden=(32, 32), critic_hidden=(32, 32), cql_actions=3)),
-                     (IQL, IQLConfig(hidden=(32, 32)))):
+                     (IQL, IQLConfig(hidden=(32, 32))), (FQL, FQLConfig(hidden=(32, 32), flow_steps=3)),
+                     (ReBRAC, ReBRACConfig(hidden=(32, 32), alpha_actor=0.5, alpha_critic=0.1))):
         torch.manual_seed(0)
         eager = cls(cfg, 5, 2, -np.ones(2), np.ones(2))
         compiled = copy.deepcopy(eager)
@@ -172,7 +175,8 @@ def test_compiled_losses_give_the_eager_updates():
         gen = torch.Generator().manual_seed(4)
         with inductor_config.patch(fallback_random=True):  # the eager random streams inside compiled code
             for i in range(3):
-                b = {**batch(gen), "mc_returns": torch.randn(64, generator=gen)}
+                b = {**batch(gen), "mc_returns": torch.randn(64, generator=gen),
+                     "next_actions": torch.rand(64, 2, generator=gen) * 2 - 1}
                 torch.manual_seed(i)
                 eager.update(b)
                 torch.manual_seed(i)

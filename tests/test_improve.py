@@ -309,22 +309,3 @@ def test_bad_act_search_is_refused():
     with pytest.raises(ConfigError, match="act_search must be one of"):
         PARLCalQLConfig(act_search="cem")
 
-
-def test_action_cache_draws_once_per_state_and_shares_samples_with_the_following_transition():
-    """Two episodes of 3 transitions: next states 0, 1 of each episode are the following states, the last
-    is not. The policy is called for the 6 states and the 2 episode-final next states only, and a next state's
-    samples are its state's samples."""
-    cfg = PARLCalQLConfig(policy="gaussian", hidden=(8,), critic_hidden=(8,), ensemble=2, samples=4, keep=2,
-                          local_steps=0, bins=0)
-    agent = PARLCalQL(cfg, 4, 3, -np.ones(3, np.float32), np.ones(3, np.float32))
-    obs = torch.randn(6, 4)
-    next_obs = torch.cat([obs[1:3], torch.randn(1, 4), obs[4:6], torch.randn(1, 4)])
-    calls = []
-    sample = agent.policy.sample
-    agent.policy.sample = lambda o, n: calls.append(len(o)) or sample(o, n)
-    agent.fill_cache({"observations": obs, "next_observations": next_obs}, 0, agent.policy)
-    here, there = agent.action_cache["observations"], agent.action_cache["next_observations"]
-    assert sum(calls) == 8 and here.shape == there.shape == (6, 4, 3)
-    for t in (0, 1, 3, 4):
-        assert torch.equal(there[t], here[t + 1])
-    assert not torch.equal(there[2], here[3]) and not torch.equal(there[5], here[5])

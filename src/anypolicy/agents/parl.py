@@ -119,24 +119,14 @@ class ActionOptimizing:
 
     @torch.no_grad()
     def fill_cache(self, data: dict[str, torch.Tensor], round_: int, policy, chunk: int = 4096) -> None:
-        """k samples of `policy` for every state of the offline data, from a random stream of the round's own.
-        A next state that is the following transition's state (all but an episode's last) shares that state's
-        samples: half the policy calls on trajectory data."""
+        """k samples of `policy` for every state of the offline data, from a random stream of the round's own."""
         device = self.obs_mean.device
-        draw = lambda obs: torch.cat([policy.sample(self.normalize(obs[i:i + chunk]), self.cfg.samples)  # noqa: E731
-                                      for i in range(0, len(obs), chunk)])
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             torch.manual_seed(7919 + round_)  # the main random stream is untouched
-            obs, next_obs = data["observations"], data["next_observations"]
-            here = draw(obs)
-            follows = torch.zeros(len(obs), dtype=torch.bool, device=obs.device)
-            follows[:-1] = (next_obs[:-1] == obs[1:]).flatten(1).all(1)
-            there = torch.empty_like(here)
-            there[:-1][follows[:-1]] = here[1:][follows[:-1]]
-            rest = (~follows).nonzero().squeeze(1)
-            if len(rest):
-                there[rest] = draw(next_obs[rest])
-            self.action_cache = {"observations": here, "next_observations": there}
+            for key in ("observations", "next_observations"):
+                obs = data[key]
+                self.action_cache[key] = torch.cat([policy.sample(self.normalize(obs[i:i + chunk]), self.cfg.samples)
+                                                    for i in range(0, len(obs), chunk)])
         self.filled_round = round_
 
     def cached_samples(self, batch: dict[str, torch.Tensor], key: str) -> torch.Tensor | None:
