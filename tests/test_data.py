@@ -229,3 +229,18 @@ def test_replay_buffer_mixing_ratio():
     assert buf.size == 35
     with pytest.raises(ValueError, match="online_ratio must lie in"):
         MixedSampler(offline, buf, online_ratio=1.5)
+
+
+def test_uniform_mixing_draws_online_transitions_in_proportion_to_their_share():
+    """FQL's fine-tuning: one buffer of offline and online data sampled uniformly. With N offline and 5 online
+    transitions a batch holds Binomial(B, 5 / (N + 5)) online ones: that share over many batches, varying."""
+    ds = Dataset(**make_arrays())
+    offline = OfflineSampler(ds, "cpu")
+    buf = ReplayBuffer(100, 3, 2, "cpu")
+    mixed = MixedSampler(offline, buf, uniform=True)
+    g = torch.Generator().manual_seed(0)
+    assert mixed.sample(16, g)["observations"].shape == (16, 3)  # empty buffer: all offline
+    buf.add(np.full((5, 3), 7.0), np.zeros((5, 2)), np.ones(5), np.zeros((5, 3)), np.zeros(5))
+    counts = [int((mixed.sample(64, g)["observations"][:, 0] == 7.0).sum()) for _ in range(200)]
+    share = 5 / (5 + offline.size)
+    assert abs(np.mean(counts) / 64 - share) < 0.02 and len(set(counts)) > 3

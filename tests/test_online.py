@@ -53,6 +53,8 @@ def test_finetune_refuses_bad_input(offline_run, tmp_path):
         finetune(offline_run, 10, tmp_path / "a", ["online_ration=0.5"])
     with pytest.raises(ConfigError, match="online_ratio"):
         finetune(offline_run, 10, tmp_path / "b", ["online_ratio=1.5"])
+    with pytest.raises(ConfigError, match="online_sampling"):
+        finetune(offline_run, 10, tmp_path / "s", ["online_sampling=mixed"])
     with pytest.raises(FileNotFoundError, match="not a run directory"):
         finetune(tmp_path / "nothing", 10)
     finetune(offline_run, 5, tmp_path / "c", ONLINE)
@@ -74,3 +76,18 @@ def test_hybrid_parl_rlpd_starts_from_a_bc_policy(tmp_path):
     assert int(state["updates"]) == 60
     with pytest.raises(ConfigError, match="does not fit"):
         finetune(bc, 5, tmp_path / "bad", sets + ["hidden=16,16"], recipe="parl-rlpd")
+
+
+def test_fql_fine_tunes_with_uniform_sampling_and_resumes_exactly(tmp_path):
+    """FQL keeps its offline objective online and samples offline and online transitions uniformly, as its
+    reference (the recipe's default); a stopped and resumed fine-tuning run matches an uninterrupted one."""
+    import json
+
+    off = train("fql", "toy:nav", steps=40, seed=1, run_dir=tmp_path / "fql", overrides=FAST)
+    full = finetune(off, 90, tmp_path / "full", ONLINE)
+    assert json.loads((full / "config.json").read_text())["online"]["online_sampling"] == "uniform"
+    part = finetune(off, 90, tmp_path / "part", ONLINE, stop_after=40)
+    resume_online(part)
+    a, b = weights(full), weights(part)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert not all(torch.equal(a[k], weights(off)[k]) for k in a if k.startswith("policy."))

@@ -284,6 +284,7 @@ SOURCES: dict[str, str] = {
     "TrainConfig.progress": "run",
     "OnlineConfig.online_steps": "protocol: 100,000 environment steps",
     "OnlineConfig.online_ratio": f"paper: {CALQL} and RLPD, 50/50 offline and online batches",
+    "OnlineConfig.online_sampling": "option: the recipe's (ratio: the online_ratio split of Cal-QL and RLPD; FQL: uniform over one buffer holding the offline data and the new transitions, as its reference's fine-tuning)",
     "OnlineConfig.updates_per_step": "paper: one update per step unless the recipe's paper says otherwise (RLPD: 10)",
     "OnlineConfig.reset_optimizers": f"choice: optimizer states carried over ({PARL}'s reference resets them: an option, not yet measured)",
     "OnlineConfig.explore": "paper: the stochastic policy collects, as Cal-QL and PA-RL",

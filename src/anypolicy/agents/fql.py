@@ -82,6 +82,7 @@ class FQLConfig:
     norm_after_activation: bool = True  # Linear -> activation -> LayerNorm in the Q heads
     init: str = "xavier"
     activation: str = "gelu"
+    ONLINE_SAMPLING: ClassVar[str] = "uniform"  # fine-tuning samples one buffer holding offline and online data
     # FQL's per-domain alpha (its README and appendix): cube and scene 300, puzzle 1000
     DOMAIN_DEFAULTS: ClassVar[dict] = {"cube-single": {"alpha": "300"}, "cube-double": {"alpha": "300"},
                                        "scene": {"alpha": "300"}, "puzzle-3x3": {"alpha": "1000"},

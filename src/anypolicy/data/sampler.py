@@ -95,15 +95,23 @@ class ReplayBuffer:
 
 
 class MixedSampler:
-    """Batches with a fixed fraction `online_ratio` from the replay buffer and the rest offline."""
+    """Batches with a fixed fraction `online_ratio` from the replay buffer and the rest offline; `uniform`:
+    every stored transition, offline or online, equally likely (one buffer initialized with the offline data,
+    as FQL's reference fine-tunes), the online count of each batch drawn binomially."""
 
-    def __init__(self, offline: OfflineSampler, online: ReplayBuffer, online_ratio: float = 0.5):
+    def __init__(self, offline: OfflineSampler, online: ReplayBuffer, online_ratio: float = 0.5,
+                 uniform: bool = False):
         if not 0.0 <= online_ratio <= 1.0:
             raise ValueError(f"online_ratio must lie in [0, 1], got {online_ratio}.")
-        self.offline, self.online, self.online_ratio = offline, online, online_ratio
+        self.offline, self.online, self.online_ratio, self.uniform = offline, online, online_ratio, uniform
 
     def sample(self, batch_size: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
-        n_on = int(round(batch_size * self.online_ratio)) if self.online.size else 0
+        if self.uniform and self.online.size:
+            share = torch.tensor(self.online.size / (self.online.size + self.offline.size), device=generator.device)
+            count = torch.tensor(float(batch_size), device=generator.device)
+            n_on = int(torch.binomial(count, share, generator=generator))
+        else:
+            n_on = int(round(batch_size * self.online_ratio)) if self.online.size else 0
         off = self.offline.sample(batch_size - n_on, generator)
         if n_on == 0:
             return off

@@ -31,7 +31,8 @@ from anypolicy.train.loop import (build_agent, make_sampler, read_run_config, re
 @dataclass
 class OnlineConfig:
     online_steps: int = 100_000  # environment steps
-    online_ratio: float = 0.5  # share of each batch drawn from the online replay buffer
+    online_ratio: float = 0.5  # share of each batch drawn from the online replay buffer (online_sampling=ratio)
+    online_sampling: str = ""  # ratio, or uniform over offline + online transitions; "": the recipe's (FQL: uniform)
     updates_per_step: int | None = None  # updates per environment step (None: the recipe's, else 1)
     reset_optimizers: bool = False  # start fine-tuning with fresh optimizer states
     explore: bool = True  # collect with the stochastic policy (false: its deterministic action)
@@ -69,8 +70,12 @@ def finetune(source: str | Path, online_steps: int | None = None, run_dir: str |
         raise ConfigError(f"unknown config key(s) {', '.join(sorted(unknown))} for fine-tuning.")
     if ocfg.updates_per_step is None:
         ocfg = dataclasses.replace(ocfg, updates_per_step=getattr(acfg, "online_updates_per_step", 1))
-    if ocfg.online_steps < 1 or ocfg.updates_per_step < 0 or not 0 <= ocfg.online_ratio <= 1:
-        raise ConfigError("online_steps must be >= 1, updates_per_step >= 0 and online_ratio in [0, 1].")
+    if not ocfg.online_sampling:
+        ocfg = dataclasses.replace(ocfg, online_sampling=getattr(acfg, "ONLINE_SAMPLING", "ratio"))
+    if ocfg.online_steps < 1 or ocfg.updates_per_step < 0 or not 0 <= ocfg.online_ratio <= 1 or \
+            ocfg.online_sampling not in ("ratio", "uniform"):
+        raise ConfigError("online_steps must be >= 1, updates_per_step >= 0, online_ratio in [0, 1] and "
+                          f"online_sampling ratio or uniform (got '{ocfg.online_sampling}').")
     run_dir = Path(run_dir or f"{source}-online")
     if (run_dir / "config.json").exists():
         raise FileExistsError(f"{run_dir} already holds a run: resume it with `anypolicy finetune --resume {run_dir}`.")
@@ -104,7 +109,7 @@ def _run_online(run_dir: Path, stop_after: int | None = None) -> Path:
     mc = "mc_returns" in offline.data
     buffer = ReplayBuffer(ocfg.buffer_capacity, dataset.obs_dim, dataset.action_dim, device,
                           ("mc_returns",) if mc else ())
-    sampler = MixedSampler(offline, buffer, ocfg.online_ratio)
+    sampler = MixedSampler(offline, buffer, ocfg.online_ratio, uniform=ocfg.online_sampling == "uniform")
     generator = torch.Generator(device=device).manual_seed(tcfg.seed + 2)
 
     resume_from = latest_checkpoint(run_dir)
