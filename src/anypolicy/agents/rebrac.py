@@ -48,10 +48,10 @@ class ReBRACConfig:
     needs_next_actions: bool = True  # the critic penalty compares a' with the data's next action
     # the FQL paper's ReBRAC values per domain (as its README's commands for the same domains' visual tasks)
     DOMAIN_DEFAULTS: ClassVar[dict] = {"cube-single": {"alpha_actor": "1", "alpha_critic": "0"},
-                       "cube-double": {"alpha_actor": "0.1", "alpha_critic": "0"},
-                       "scene": {"alpha_actor": "0.1", "alpha_critic": "0.01"},
-                       "puzzle-3x3": {"alpha_actor": "0.3", "alpha_critic": "0.01"},
-                       "puzzle-4x4": {"alpha_actor": "0.3", "alpha_critic": "0.01"}}
+                                       "cube-double": {"alpha_actor": "0.1", "alpha_critic": "0"},
+                                       "scene": {"alpha_actor": "0.1", "alpha_critic": "0.01"},
+                                       "puzzle-3x3": {"alpha_actor": "0.3", "alpha_critic": "0.01"},
+                                       "puzzle-4x4": {"alpha_actor": "0.3", "alpha_critic": "0.01"}}
 
     def check(self):
         if self.actor_freq < 1:
