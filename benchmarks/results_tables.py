@@ -304,14 +304,24 @@ def ogbench_cpu():
                       + score_table(here, baseline=parl if parl in here else None))
     time_rows = [[m, *(f"{statistics.mean(minutes[m][t]):.0f}" if t in minutes[m] else "-" for t in tasks)]
                  for m in sorted(minutes, key=order.index)]
+    curve_rows = []  # every finished run's evaluations: the final one counts, the path to it shows stability
+    for summary in sorted((RAW / "ogbench-cpu").glob("*-s*/summary.json")):
+        if summary.parent.name.startswith("parity-"):
+            continue
+        evals = {int(float(r["step"])): float(r["success"]) for r in csv.DictReader((summary.parent / "eval.csv").open())}
+        curve_rows.append([summary.parent.name, *(f"{evals[s]:.0f}" if s in evals else "-"
+                                                  for s in range(25000, 100001, 25000))])
     return "\n\n".join(blocks) + "\n\nTraining minutes per run (mean over seeds, one thread, evaluation " \
-        "excluded):\n\n" + markdown_table(["method", *tasks], time_rows)
+        "excluded):\n\n" + markdown_table(["method", *tasks], time_rows) + "\n\nSuccess % at every evaluation " \
+        "of each finished run:\n\n" + markdown_table(["run", "25k", "50k", "75k", "100k"], curve_rows)
 
 
 def parity_fql():
     """FQL and IQL at the reference settings (4x512, 50k updates, cube-single task 2): success every 10k."""
     runs = {label: RAW / "ogbench-cpu" / f"parity-{row}-cube-single-s0"
             for row, label in (("fql", "FQL"), ("iql", "IQL"))}
+    if not (runs["IQL"] / "eval.csv").exists():  # the same settings' IQL run of issue 19 (faithful.md, 30k steps)
+        runs["IQL"] = RAW / "faithful" / "parity-iql-s0"
     runs = {label: d for label, d in runs.items() if (d / "eval.csv").exists()}
     if not runs:
         return None
@@ -326,11 +336,24 @@ def parity_fql():
                            "training minutes"], rows)
 
 
+def protocol_rates():
+    """benchmarks/protocol_rates.py: compiled updates/s of each candidate size, and minutes per 100k updates."""
+    path = RAW / "protocol-rates-cpu.json"
+    if not path.exists():
+        return None
+    rows = json.loads(path.read_text())["rows"]
+    return markdown_table(["setting", "recipe", "overrides", "updates/s (median)", "rounds", "minutes per 100k"],
+                          [[name, r["recipe"], " ".join(f"{k}={v}" for k, v in r["overrides"].items()),
+                            f"{r['median']:.1f}", ", ".join(f"{x:.1f}" for x in r["updates_per_s"]),
+                            f"{r['minutes_per_100k']:.0f}"] for name, r in rows.items()])
+
+
 TABLES = {  # block name: (document, scores, baseline of the probability of improvement[, bold the best])
     "faithful-cube": ("faithful.md", faithful_cube, None),
     "faithful-parity": ("faithful.md", faithful_parity, None),
     "ogbench-cpu": ("ogbench-cpu.md", ogbench_cpu, None),
     "parity-fql": ("ogbench-cpu.md", parity_fql, None),
+    "protocol-rates": ("ogbench-cpu.md", protocol_rates, None),
     "parl-toy": ("parl.md", parl_toy, "bc (diffusion)"),
     "parl-search": ("parl.md", parl_search, None),
     "cfpi-toy": ("cfpi.md", lambda: cfpi({"toy-nav": "toy.json"}), "MG-BC"),

@@ -1,5 +1,6 @@
 """Datasets: validation messages, storage round trips, imports, derived quantities, samplers."""
 import os
+import warnings
 
 import h5py
 import numpy as np
@@ -109,6 +110,79 @@ def test_minari_round_trip(tmp_path):
     # the layout is Minari's own: its loader reads it too
     from minari.dataset.minari_storage import MinariStorage
     assert MinariStorage.read(path / "data").total_steps == 20
+
+
+def test_minari_public_api_lists_loads_and_iterates_our_datasets(tmp_path, monkeypatch):
+    import minari
+
+    root = tmp_path / "root"
+    monkeypatch.setenv("ANYPOLICY_DATA_DIR", str(root))
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(root))
+    arrays = make_arrays()
+    for e in (0, 10):  # two continuous episodes of 10 steps
+        arrays["next_observations"][e:e + 9] = arrays["observations"][e + 1:e + 10]
+    ds = Dataset(**arrays, metadata={"name": "mine"})
+    storage.save_dataset(ds, root / "mine" / "arrays-v0")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "misconfigured dataset" warning
+        listed = minari.list_local_datasets()
+    assert list(listed) == ["mine/arrays-v0"] and listed["mine/arrays-v0"]["total_steps"] == 20
+    loaded = minari.load_dataset("mine/arrays-v0")
+    assert loaded.total_episodes == 2 and loaded.total_steps == 20
+    episodes = list(loaded.iterate_episodes())
+    np.testing.assert_array_equal(episodes[1].actions, ds.actions[10:])
+    np.testing.assert_array_equal(episodes[0].observations[:-1], ds.observations[:10])
+    assert minari.MinariDataset(root / "mine" / "arrays-v0" / "data").total_steps == 20
+    with pytest.raises(DatasetError, match="is not a Minari dataset id: name the directory <name>-v<N>"):
+        storage.save_dataset(ds, root / "no-version")
+    assert not (root / "no-version").exists()
+
+
+def test_an_older_cache_gets_minaris_keys_on_read(tmp_path, monkeypatch):
+    import json
+
+    import minari
+
+    monkeypatch.setenv("ANYPOLICY_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path))
+    path = storage.save_dataset(Dataset(**make_arrays(), metadata={"name": "old"}), tmp_path / "ns" / "old-v0")
+    meta = path / "data" / "metadata.json"
+    raw = json.loads(meta.read_text())
+    for key in ("minari_version", "algorithm_name", "description"):
+        raw.pop(key)
+    raw["dataset_id"] = "ogbench:old"  # what earlier versions wrote
+    meta.write_text(json.dumps(raw))
+    with pytest.raises(KeyError, match="minari_version"):
+        minari.load_dataset("ns/old-v0")
+    assert len(storage.read_any(path)) == 20
+    assert minari.load_dataset("ns/old-v0").total_steps == 20
+
+
+def test_a_dataset_minaris_data_collector_made_imports_and_trains(tmp_path, monkeypatch):
+    import gymnasium as gym
+    import minari
+
+    from anypolicy.envs.registry import load_dataset
+
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path))
+    env = minari.DataCollector(gym.wrappers.TimeLimit(gym.make("Pendulum-v1").unwrapped, 50))
+    env.action_space.seed(0)
+    env.reset(seed=0)
+    for _ in range(150):
+        _, _, term, trunc, _ = env.step(env.action_space.sample())
+        if term or trunc:
+            env.reset()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # minari asks for authors and links
+        theirs = env.create_dataset("theirs/pendulum-random-v0", algorithm_name="random")
+    ds = load_dataset("minari:theirs/pendulum-random-v0")
+    assert len(ds) == theirs.total_steps == 150 and ds.num_episodes == 3
+    first = next(theirs.iterate_episodes())
+    np.testing.assert_allclose(ds.observations[:50], first.observations[:-1])
+    np.testing.assert_allclose(ds.next_observations[:50], first.observations[1:])
+    np.testing.assert_allclose(ds.rewards[:50], first.rewards)
+    assert ds.timeouts[49] and not ds.terminals.any()
+    np.testing.assert_array_equal(ds.action_low, [-2.0]) and ds.obs_dim == 3
 
 
 def test_failed_write_leaves_nothing_behind(tmp_path, monkeypatch):

@@ -163,6 +163,26 @@ def test_cql_and_calql_regularizer_match_a_hand_computation():
     assert torch.allclose(got, torch.tensor([(i0 + i1) / 2]))
 
 
+def test_the_regularizer_on_the_first_states_is_the_same_gap_on_those_states():
+    from anypolicy.critics.losses import conservative_td_loss
+    from anypolicy.critics.q import QEnsemble
+
+    torch.manual_seed(0)
+    q = QEnsemble(4, 3, (16, 16), ensemble=2)
+    obs, act, target = torch.randn(12, 4), torch.rand(12, 3) * 2 - 1, torch.randn(12)
+    ood, logp, mc = torch.rand(12, 6, 3) * 2 - 1, torch.randn(12, 6), torch.randn(12)
+    args = (LOW[:3], HIGH[:3], 2.0, 4)
+    torch.manual_seed(1)
+    sub, m_sub = conservative_td_loss(q, obs, act, target, ood[:5], *args, logp[:5], mc, states=5)
+    torch.manual_seed(1)  # the same uniform draws, on a batch of those five states only
+    five, m_five = conservative_td_loss(q, obs[:5], act[:5], target[:5], ood[:5], *args, logp[:5], mc[:5])
+    td_all, td_five = m_sub["td_loss"], m_five["td_loss"]
+    assert torch.allclose(sub - td_all, five - td_five) and torch.allclose(m_sub["cql_gap"], m_five["cql_gap"])
+    torch.manual_seed(1)
+    full, _ = conservative_td_loss(q, obs, act, target, ood, *args, logp, mc)
+    assert not torch.allclose(full, sub)  # the states beyond the fifth changed nothing above, and do count here
+
+
 def test_gaussian_sample_log_prob_matches_the_density():
     torch.manual_seed(0)
     policy = TanhGaussianPolicy(4, 3, LOW, HIGH, hidden=(16,))

@@ -72,3 +72,25 @@ def test_plots_are_written_as_png_and_svg(tmp_path):
     for p in written:
         assert p.stat().st_size > 1000
         assert p.read_bytes()[:4] == b"\x89PNG" if p.suffix == ".png" else b"<svg" in p.read_bytes()[:2000]
+
+
+def test_one_evaluation_and_one_seed_still_draw_and_intervals_are_in_percent(tmp_path, monkeypatch):
+    from anypolicy.evaluate import plots
+
+    figures = []
+    save = plots._save
+    monkeypatch.setattr(plots, "_save", lambda fig, path: (figures.append(fig), save(fig, path))[1])
+
+    def single_points(ax):  # the plotted series of one point (error-bar caps aside), and whether each shows a marker
+        return [line.get_marker() not in (None, "None", "", " ") for line in ax.get_lines()
+                if len(line.get_xdata()) == 1 and line.get_marker() not in ("_", "|")]
+
+    plots.learning_curves({"a": (np.array([1000]), np.array([[0.4]]))}, tmp_path / "c")
+    shown = single_points(figures[-1].axes[0])
+    assert shown and all(shown)  # not a line of one point, which draws nothing
+    plots.interval_plot({"a": np.array([[0.4]])}, tmp_path / "i", metrics=("mean",), reps=50)
+    ax = figures[-1].axes[0]
+    shown = single_points(ax)
+    assert shown and all(shown)  # a zero-width interval still shows its point estimate
+    assert ax.get_xlim()[1] >= 100 and ax.get_xlabel() == "success (%)"  # percent, as the report's tables
+    assert [line.get_xdata()[0] for line in ax.get_lines() if len(line.get_xdata()) == 1] == [40.0]  # 0.4 in %

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 import warnings
@@ -43,8 +44,10 @@ def _data_import(args) -> None:
 
     ds = read_any(args.path, args.format)
     name = args.name or Path(args.path).stem
+    if not re.search(r"-v\d+$", name):
+        name += "-v0"
     out = save_dataset(ds, data_dir() / "imported" / name)
-    print(f"imported {len(ds)} transitions in {ds.num_episodes} episodes -> {out}")
+    print(f"imported {len(ds)} transitions in {ds.num_episodes} episodes as minari id imported/{name} -> {out}")
 
 
 def _train(args) -> None:
@@ -115,7 +118,7 @@ def _eval(args) -> None:
         step = latest_checkpoint(Path(args.run_dir)).name.split("_")[-1]
         path = Path(args.run_dir) / "videos" / f"eval-{step}.{args.video_format}"
         record_video(lambda o: agent.act(o, deterministic=True), tcfg.env, path, args.video_episodes, tcfg.seed,
-                     frame_stack=eval_frame_stack(agent, tcfg))
+                     frame_stack=eval_frame_stack(agent, tcfg), observation_keys=tcfg.observation_keys)
         print(f"video: {path}")
 
 

@@ -43,6 +43,50 @@ def override(cfg, assignments: dict[str, str], strict: bool = True):
     return dataclasses.replace(cfg, **known), rest
 
 
+# keys with a valid range, wherever a recipe has them: name -> (test, what the range is)
+def _positive(v):
+    return v > 0
+
+
+def _at_least_one(v):
+    return v >= 1
+
+
+def _unit_open(v):
+    return 0 < v < 1
+
+
+RANGES = {
+    "expectile": (_unit_open, "in (0, 1)"),
+    "discount": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "target_tau": (lambda v: 0 < v <= 1, "in (0, 1]"),
+    "samples": (_at_least_one, "at least 1"), "act_samples": (_at_least_one, "at least 1"),
+    "keep": (_at_least_one, "at least 1"), "ensemble": (_at_least_one, "at least 1"),
+    "local_steps": (lambda v: v >= 0, "at least 0"), "cql_actions": (_at_least_one, "at least 1"),
+    "cql_states": (lambda v: v >= 0, "at least 0 (0: every state of the batch)"),
+    "flow_steps": (_at_least_one, "at least 1"), "diffusion_steps": (_at_least_one, "at least 1"),
+    "actor_freq": (_at_least_one, "at least 1"), "policy_delay": (_at_least_one, "at least 1"),
+    "beta": (lambda v: v >= 0, "at least 0"), "alpha": (lambda v: v >= 0, "at least 0"),
+    "cql_alpha": (lambda v: v >= 0, "at least 0"), "cql_temperature": (_positive, "above 0"),
+    "lr": (_positive, "above 0"), "critic_lr": (_positive, "above 0"), "policy_lr": (_positive, "above 0"),
+    "actor_lr": (_positive, "above 0"), "batch_size": (_at_least_one, "at least 1"),
+}
+PAIRS = [("keep", "samples", "keep at most samples"), ("target_heads", "ensemble", "target_heads at most ensemble")]
+
+
+def check_ranges(cfg) -> None:
+    """Refuse a value outside its key's valid range (RANGES), naming the key, the value and the range."""
+    values = dataclasses.asdict(cfg)
+    for key, (ok, what) in RANGES.items():
+        v = values.get(key)
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and not ok(v):
+            raise ConfigError(f"{key}={v}: must be {what}.")
+    for small, large, what in PAIRS:
+        a, b = values.get(small), values.get(large)
+        if isinstance(a, int) and isinstance(b, int) and a > b:
+            raise ConfigError(f"{small}={a}, {large}={b}: {what}.")
+
+
 def parse_assignments(items: list[str]) -> dict[str, str]:
     out = {}
     for item in items or []:

@@ -78,6 +78,7 @@ SOURCES: dict[str, str] = {
                              "where this one reached 50%; the cube-single sweep is open",
     "CalQLConfig.cql_heads": f"paper: {CALQL}, the regularizer on every Q-function (parl-calql: see cql_alpha)",
     "CalQLConfig.cql_actions": f"reference: {CALQL}'s code, cql_n_actions 10",
+    "CalQLConfig.cql_states": f"reference: {CALQL}'s code, the regularizer on every state of the batch (N > 0: the CPU protocol's lever, an estimate on N of the batch's uniformly drawn states; docs/results/ogbench-cpu.md)",
     "CalQLConfig.cql_temperature": f"reference: {CALQL}'s code, cql_temp 1",
     "CalQLConfig.actor_q": f"reference: {CALQL}'s code, the policy maximizes min(Q1, Q2)",
     "CalQLConfig.calibrated": f"paper: {CALQL}",
@@ -267,6 +268,7 @@ SOURCES: dict[str, str] = {
     "LCDConfig.planner_lr": "paper: LCD Table 4.5, 2e-4",
     # ------------------------------------------------------------------ the run
     "TrainConfig.recipe": "run", "TrainConfig.dataset": "run", "TrainConfig.env": "run: the dataset's default task",
+    "TrainConfig.observation_keys": "run: every key of a Dict observation, in the space's order (Gymnasium's FlattenObservation order)",
     "TrainConfig.dataset_episodes": "protocol: the source's full size (1000 episodes)",
     "TrainConfig.steps": "run: set per command (the CPU protocol: 100,000)",
     "TrainConfig.seed": "run", "TrainConfig.batch_size": f"paper: 256, {FQL} and the CPU protocol",

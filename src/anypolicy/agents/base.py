@@ -70,6 +70,14 @@ class Agent(nn.Module):
             return features
         return features.policy_view if self.pixels.policy_encoder is not None else features.detach()
 
+    @staticmethod
+    def first_states(features: torch.Tensor, n: int) -> torch.Tensor:
+        """The first n rows of normalized observations, the policy encoder's view (separate encoders) with them."""
+        out = features[:n]
+        if hasattr(features, "policy_view"):
+            out.policy_view = features.policy_view[:n]
+        return out
+
     def observation_tensor(self, obs) -> torch.Tensor:
         """Observations from environments as a tensor on the agent's device: states as float32, images as uint8
         [n, C, H, W], frame stacks [n, k, H, W, C] (gymnasium's FrameStackObservation) as [n, k * C, H, W]."""

@@ -42,6 +42,7 @@ class CalQLConfig:
     cql_alpha: float = 5.0  # weight of the conservative regularizer
     cql_heads: int | None = None  # heads the regularizer acts on (the first N; None: all)
     cql_actions: int = 10  # uniform and policy actions per state in the regularizer
+    cql_states: int = 0  # states of each batch the regularizer is estimated on (0: all; the CPU protocol's lever)
     cql_temperature: float = 1.0  # temperature of its logsumexp
     actor_q: str = "min"  # the actor maximizes the minimum over heads (Cal-QL's and CQL's code) or the mean
     calibrated: bool = True  # Cal-QL: clip the policy actions' Q from below by Monte-Carlo returns
@@ -85,12 +86,15 @@ class CalQL(Agent):
             next_action = self.policy.sample_with_log_prob(self.policy_input(next_obs), 1)[0][:, 0]
             target_q = self.q_target.subset_min(self.q_target(next_obs, next_action), cfg.target_heads)
             target = batch["rewards"] + cfg.discount * batch["masks"] * target_q
-            a_cur, logp_cur = self.policy.sample_with_log_prob(self.policy_input(obs), cfg.cql_actions)
-            a_next, logp_next = self.policy.sample_with_log_prob(self.policy_input(next_obs), cfg.cql_actions)
+            n = cfg.cql_states or len(obs)  # the regularizer's states: the policy's actions for those only
+            a_cur, logp_cur = self.policy.sample_with_log_prob(self.policy_input(self.first_states(obs, n)),
+                                                               cfg.cql_actions)
+            a_next, logp_next = self.policy.sample_with_log_prob(self.policy_input(self.first_states(next_obs, n)),
+                                                                 cfg.cql_actions)
         return conservative_td_loss(
             self.q, obs, batch["actions"], target, torch.cat([a_cur, a_next], 1), self.action_low, self.action_high,
             cfg.cql_alpha, cfg.cql_actions, torch.cat([logp_cur, logp_next], 1),
-            batch["mc_returns"] if cfg.calibrated else None, cfg.cql_temperature, cfg.cql_heads)
+            batch["mc_returns"] if cfg.calibrated else None, cfg.cql_temperature, cfg.cql_heads, cfg.cql_states)
 
     def actor_loss(self, obs):
         actions, log_prob = self.policy.sample_with_log_prob(self.policy_input(obs), 1)

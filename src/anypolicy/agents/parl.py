@@ -262,18 +262,22 @@ class PARLCalQL(ActionOptimizing, Agent):
             return self.bc_update(batch)
         cfg = self.cfg
         obs, next_obs = self.normalize(batch["observations"]), self.normalize(batch["next_observations"])
-        here = self.improve(obs, batch["actions"] if cfg.data_action else None,
-                            self.cached_samples(batch, "observations"))
+        # the states' own candidates serve the regularizer (its first cql_states states) and distillation (all)
+        n = len(obs) if self.distilling or not cfg.cql_states else cfg.cql_states
+        cached = self.cached_samples(batch, "observations")
+        here = self.improve(self.first_states(obs, n), batch["actions"][:n] if cfg.data_action else None,
+                            None if cached is None else cached[:n])
         there = self.improve(next_obs, samples=self.cached_samples(batch, "next_observations"))
+        m = cfg.cql_states or len(obs)
         with record_function("parl/critic"):
             with torch.no_grad():
                 next_action = select(there, cfg.selection, cfg.temperature)
                 target_q = self.q_target.subset_min(self.q_target(next_obs, next_action), cfg.target_heads)
                 target = batch["rewards"] + cfg.discount * batch["masks"] * target_q
             critic_loss, metrics = conservative_td_loss(
-                self.q, obs, batch["actions"], target, torch.cat([here.actions, there.actions], 1), self.action_low,
-                self.action_high, cfg.cql_alpha, cfg.cql_actions, None,
-                batch["mc_returns"] if cfg.calibrated else None, cfg.cql_temperature, cfg.cql_heads)
+                self.q, obs, batch["actions"], target, torch.cat([here.actions[:m], there.actions[:m]], 1),
+                self.action_low, self.action_high, cfg.cql_alpha, cfg.cql_actions, None,
+                batch["mc_returns"] if cfg.calibrated else None, cfg.cql_temperature, cfg.cql_heads, cfg.cql_states)
             step(self.critic_opt, critic_loss)
         policy_loss = torch.zeros((), device=obs.device)
         if self.distilling:

@@ -43,15 +43,23 @@ def cql_gap(q_data: torch.Tensor, q_random: torch.Tensor, q_policy: torch.Tensor
 
 
 def conservative_td_loss(q, obs, actions, target, ood_actions, low, high, alpha: float, random_actions: int,
-                         ood_log_prob=None, lower_bound=None, temperature: float = 1.0, heads: int | None = None):
+                         ood_log_prob=None, lower_bound=None, temperature: float = 1.0, heads: int | None = None,
+                         states: int = 0):
     """TD regression of every head of ensemble `q` on `target` [B], plus alpha * the CQL gap against
-    `random_actions` uniform actions and the policy's `ood_actions` [B,N,A] (Cal-QL when `lower_bound`,
-    the Monte-Carlo returns, is given), on the first `heads` heads (None: all). Returns (loss, metrics)."""
+    `random_actions` uniform actions and the policy's `ood_actions` [n,N,A] (Cal-QL when `lower_bound`,
+    the Monte-Carlo returns, is given), on the first `heads` heads (None: all). The gap is a mean over
+    states: with `states` = n > 0 it is taken on the batch's first n states only (a batch is a uniform draw,
+    so this estimates the same expectation at n/B of its cost; `ood_actions` may then hold those n only).
+    Returns (loss, metrics)."""
     td, q_data = q.td_loss(obs, actions, target)
     if alpha == 0:  # plain TD (RLPD)
         return td, {"td_loss": td, "q_data": q_data.mean()}
-    b, a = actions.shape
-    uniform = low + (high - low) * torch.rand(b, random_actions, a, device=actions.device)
+    n = states or len(obs)
+    obs, q_data, ood_actions = obs[:n], q_data[:, :n], ood_actions[:n]
+    ood_log_prob = None if ood_log_prob is None else ood_log_prob[:n]
+    lower_bound = None if lower_bound is None else lower_bound[:n]
+    a = actions.shape[1]
+    uniform = low + (high - low) * torch.rand(n, random_actions, a, device=actions.device)
     q_ood = q(obs, torch.cat([uniform, ood_actions.detach()], 1), heads=heads)
     random_log_prob = -torch.log(high - low).sum()  # density of the uniform proposal
     gap = cql_gap(q_data[:heads], q_ood[..., :random_actions], q_ood[..., random_actions:], ood_log_prob,

@@ -42,8 +42,9 @@ class Dataset:
             raise DatasetError(f"{name} is empty: it holds no transitions.")
         for key in ("observations", "actions", "next_observations"):
             arr = getattr(self, key)
-            if arr.ndim < 2:
-                raise DatasetError(f"{name}: '{key}' must have shape [N, dim], got {arr.shape}.")
+            if arr.ndim != 2:  # a [N, H, W] or [N, C, H, W] array is not flattened silently: images go to `frames`
+                raise DatasetError(f"{name}: '{key}' must have shape [N, dim], got {arr.shape}; flatten state "
+                                   "arrays yourself, or store images as frames (ogbench:visual-* datasets).")
         if self.observations.shape[1:] != self.next_observations.shape[1:]:
             raise DatasetError(
                 f"{name}: observations have shape {self.observations.shape[1:]} per step but next_observations "
@@ -69,6 +70,10 @@ class Dataset:
         a_dim = self.actions.shape[1]
         if self.action_low.shape != (a_dim,) or self.action_high.shape != (a_dim,):
             raise DatasetError(f"{name}: action bounds must have shape [{a_dim}], got {self.action_low.shape}.")
+        if not (np.isfinite(self.action_low).all() and np.isfinite(self.action_high).all()
+                and (self.action_low < self.action_high).all()):
+            raise DatasetError(f"{name}: action bounds must be finite with low < high in every dimension, got "
+                               f"low {self.action_low.tolist()}, high {self.action_high.tolist()}.")
         tol = 1e-5
         outside = (self.actions < self.action_low - tol) | (self.actions > self.action_high + tol)
         if outside.any():

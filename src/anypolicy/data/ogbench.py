@@ -192,7 +192,7 @@ def generate(source: str, episodes: int = FULL_EPISODES, workers: int | None = N
         "generation_seconds": round(elapsed, 2), "steps_per_second": round(n_steps / elapsed, 1),
         "versions": _versions(),
     }
-    write_minari(path, eps, env.observation_space, env.action_space, metadata)
+    write_minari(path, eps, env.observation_space, env.action_space, metadata, env_spec=env.spec)
     env.close()
     if progress:
         print(f"generated {n_steps} transitions in {elapsed:.1f}s ({n_steps / elapsed:.0f} steps/s, "

@@ -1,13 +1,18 @@
 """Resolve environment ids and dataset specs, and pair a dataset with the environment it is evaluated in.
 
 Environment ids: `toy-nav` (built in), OGBench singletask ids such as `cube-single-singletask-task2-v0`,
-and any registered Gymnasium id. Dataset specs: `ogbench:<domain>-<kind>` (generated and cached on first
-use), `toy:nav`, or a path to a Minari directory, an OGBench `.npz` or a D4RL `.hdf5` file.
+any registered Gymnasium id, and `module:EnvId` for a suite that registers its environments when imported
+(e.g. `gymnasium_robotics:PointMaze_UMaze-v3`; Gymnasium imports the module first). Dict observations (the
+goal-conditioned suites) are flattened: the chosen keys' values, each flattened, concatenated in the order
+given (default: every key, in the space's order), the same rule as a Dict-observation dataset's. Dataset specs: `ogbench:<domain>-<kind>` (generated and cached on first
+use), `toy:nav`, `minari:<dataset id>` (minari's data root), or a path to a Minari directory, an OGBench `.npz` or a D4RL `.hdf5` file.
 """
 from __future__ import annotations
 
 import re
+
 import gymnasium as gym
+import numpy as np
 
 from anypolicy.data import ogbench as og
 from anypolicy.data import visual as visual_data
@@ -24,10 +29,29 @@ class EnvError(ValueError):
     """An environment id that cannot be resolved."""
 
 
-def make_env(env_id: str, frame_stack: int = 1) -> gym.Env:
-    """An environment by id; with frame_stack > 1 its observations are the last k (image) observations."""
+class FlattenKeys(gym.ObservationWrapper):
+    """A Dict observation as one float32 vector: `keys`' values flattened and concatenated in that order."""
+
+    def __init__(self, env: gym.Env, keys: tuple[str, ...]):
+        super().__init__(env)
+        spaces = env.observation_space.spaces
+        missing = [k for k in keys if k not in spaces]
+        if missing:
+            raise EnvError(f"observation_keys {', '.join(missing)} are not in the environment's observations "
+                           f"(its keys: {', '.join(spaces)}).")
+        self.keys = tuple(keys)
+        size = sum(int(np.prod(spaces[k].shape)) for k in self.keys)
+        self.observation_space = gym.spaces.Box(-np.inf, np.inf, (size,), np.float32)
+
+    def observation(self, obs):
+        return np.concatenate([np.asarray(obs[k], dtype=np.float32).reshape(-1) for k in self.keys])
+
+
+def make_env(env_id: str, frame_stack: int = 1, observation_keys: tuple[str, ...] = ()) -> gym.Env:
+    """An environment by id; with frame_stack > 1 its observations are the last k (image) observations;
+    Dict observations flattened from `observation_keys` (default: all, in the space's order)."""
     if frame_stack > 1:
-        return gym.wrappers.FrameStackObservation(make_env(env_id), frame_stack)
+        return gym.wrappers.FrameStackObservation(make_env(env_id, observation_keys=observation_keys), frame_stack)
     if env_id in TOY_ENVS:
         from anypolicy.envs.toy import GOALS, HORIZON, ToyNavEnv
 
@@ -35,10 +59,40 @@ def make_env(env_id: str, frame_stack: int = 1) -> gym.Env:
     if OGBENCH_SINGLETASK.match(env_id):
         import ogbench.manipspace  # noqa: F401 - registers the manipulation environments
     try:
-        return gym.make(env_id)
+        env = gym.make(env_id)
+    except ModuleNotFoundError as exc:
+        raise EnvError(f"environment '{env_id}': its module cannot be imported ({exc}); install the suite that "
+                       "provides it (e.g. pip install gymnasium-robotics).") from None
     except gym.error.Error as exc:
         raise EnvError(f"unknown environment '{env_id}': use toy-nav, an OGBench singletask id such as "
-                       f"cube-single-singletask-task2-v0, or a registered Gymnasium id ({exc}).") from None
+                       f"cube-single-singletask-task2-v0, a registered Gymnasium id, or module:EnvId for a suite "
+                       f"that registers its environments on import ({exc}).") from None
+    if isinstance(env.observation_space, gym.spaces.Dict):
+        env = FlattenKeys(env, tuple(observation_keys) or tuple(env.observation_space.spaces))
+    elif observation_keys:
+        raise EnvError(f"observation_keys given, but '{env_id}' has {type(env.observation_space).__name__} "
+                       "observations, not a Dict.")
+    return env
+
+
+def check_env_matches(env_id: str, dims: dict, observation_keys: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """Refuse, before any training, an unknown environment or one whose observation or action sizes differ
+    from the data's; returns the Dict keys its observations are flattened from (empty for a Box)."""
+    env = make_env(env_id, observation_keys=observation_keys)
+    try:
+        obs_space, act_space = env.observation_space, env.action_space
+    finally:
+        env.close()
+    if not isinstance(act_space, gym.spaces.Box):
+        raise EnvError(f"'{env_id}' has {type(act_space).__name__} actions; anypolicy trains on Box (continuous) actions.")
+    env_act = int(np.prod(act_space.shape))
+    env_obs = int(np.prod(obs_space.shape)) if obs_space.shape else None
+    if env_act != dims["action_dim"] or ("image_shape" not in dims and env_obs != dims["obs_dim"]):
+        keys = f" (flattened from {', '.join(getattr(env, 'keys', ()))})" if getattr(env, "keys", ()) else ""
+        raise EnvError(f"the dataset has {dims['obs_dim']}-dim observations and {dims['action_dim']}-dim actions, "
+                       f"but '{env_id}' has {env_obs}-dim observations{keys} and {env_act}-dim actions: evaluate "
+                       "in the environment the data came from (--env), or choose observation_keys to match.")
+    return getattr(env, "keys", ())
 
 
 def reference_returns(env_id: str) -> tuple[float, float] | None:
@@ -88,4 +142,12 @@ def load_dataset(spec: str, env_id: str | None = None, episodes: int | None = No
             task = int(m.group(4) or task)
         load = visual_data.load if visual else og.load
         return load(spec, task=task, episodes=episodes or og.FULL_EPISODES, seed=seed)
+    if spec.startswith("minari:"):  # a dataset in minari's own data root ($MINARI_DATASETS_PATH), by its id
+        from minari.storage.datasets_root_dir import get_dataset_path
+
+        path = get_dataset_path(spec[len("minari:"):])
+        if not (path / "data").is_dir():
+            raise DatasetError(f"no Minari dataset '{spec[len('minari:'):]}' under {path.parent}: list them with "
+                               "`minari list local`, or set MINARI_DATASETS_PATH.")
+        return read_any(path, "minari")
     return read_any(spec)

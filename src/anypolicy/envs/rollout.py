@@ -13,14 +13,20 @@ def policy_batch(obs: np.ndarray) -> np.ndarray:
     return obs if obs.dtype == np.uint8 else obs.astype(np.float32)
 
 
+def step_success(info: dict) -> bool:
+    """Whether a step reached the task's goal: `success` (OGBench, the toy task) or `is_success`
+    (gymnasium-robotics)."""
+    return bool(info.get("success", info.get("is_success", False)))
+
+
 def evaluate(act: Callable[[np.ndarray], np.ndarray], env_id: str, episodes: int = 10, seed: int = 0,
-             num_envs: int = 10, frame_stack: int = 1) -> dict:
+             num_envs: int = 10, frame_stack: int = 1, observation_keys: tuple[str, ...] = ()) -> dict:
     """Run `episodes` episodes with `num_envs` environments stepping in lockstep; `act` maps a batch of
     observations [n, S] (float32; images stay uint8, stacks of `frame_stack` frames) to actions [n, A].
     Returns success rate and return (%, mean, std) and, where the environment has reference returns, the
     normalized score."""
     num_envs = max(1, min(num_envs, episodes))
-    envs = [make_env(env_id, frame_stack) for _ in range(num_envs)]
+    envs = [make_env(env_id, frame_stack, observation_keys) for _ in range(num_envs)]
     returns, successes = [], []
     next_episode = 0
     obs, ep_return, ep_success, active = [None] * num_envs, np.zeros(num_envs), np.zeros(num_envs, bool), []
@@ -40,7 +46,7 @@ def evaluate(act: Callable[[np.ndarray], np.ndarray], env_id: str, episodes: int
         for i, a in zip(active, actions):
             obs[i], r, term, trunc, step_info = envs[i].step(a)
             ep_return[i] += r
-            ep_success[i] |= bool(step_info.get("success", False))
+            ep_success[i] |= step_success(step_info)
             if term or trunc:
                 returns.append(ep_return[i])
                 successes.append(ep_success[i])
@@ -62,12 +68,13 @@ def evaluate(act: Callable[[np.ndarray], np.ndarray], env_id: str, episodes: int
 
 
 def record_video(act: Callable[[np.ndarray], np.ndarray], env_id: str, path, episodes: int = 1, seed: int = 0,
-                 fps: int = 20, max_steps: int | None = None, frame_stack: int = 1):
+                 fps: int = 20, max_steps: int | None = None, frame_stack: int = 1,
+                 observation_keys: tuple[str, ...] = ()):
     """Roll out `episodes` episodes (seeded as `evaluate`'s first ones), rendering every step offscreen
     (MuJoCo through MUJOCO_GL=egl), and write them as one GIF or MP4 (by the suffix of `path`)."""
     from pathlib import Path
 
-    env = make_env(env_id, frame_stack)
+    env = make_env(env_id, frame_stack, observation_keys)
     frames = []
     for episode in range(episodes):
         obs, _ = env.reset(seed=seed * 100_003 + episode)

@@ -46,8 +46,11 @@ def learning_curves(curves: dict[str, tuple[np.ndarray, np.ndarray]], path, ylab
     for i, (name, (steps, values)) in enumerate(curves.items()):
         mean, lo, hi = curve_band(np.atleast_2d(values))
         color = PALETTE[i % len(PALETTE)]
-        ax.plot(steps, mean, color=color, lw=2, label=f"{name} ({np.atleast_2d(values).shape[0]} seeds)")
-        ax.fill_between(steps, lo, hi, color=color, alpha=0.2, lw=0)
+        # markers and error bars keep a run with a single evaluation visible (a line of one point is not)
+        ax.errorbar(steps, mean, yerr=[mean - lo, hi - mean], color=color, lw=2, marker="o", ms=4, capsize=3,
+                    label=f"{name} ({np.atleast_2d(values).shape[0]} seeds)")
+        if len(steps) > 1:
+            ax.fill_between(steps, lo, hi, color=color, alpha=0.2, lw=0)
     ax.set_xlabel("step")
     ax.set_ylabel(ylabel)
     ax.set_title(title)
@@ -57,18 +60,22 @@ def learning_curves(curves: dict[str, tuple[np.ndarray, np.ndarray]], path, ylab
 
 
 def interval_plot(scores: dict[str, np.ndarray], path, metrics=("median", "iqm", "mean", "optimality_gap"),
-                  reps: int = 2000) -> list[Path]:
+                  reps: int = 2000, scale: float = 100.0, unit: str = "success (%)") -> list[Path]:
     """One panel per aggregate metric: each method's point estimate and 95% stratified-bootstrap interval.
-    scores: method -> [runs, tasks]."""
+    scores: method -> [runs, tasks] in [0, 1]; drawn times `scale` (percent, as the report's tables)."""
     plt = _pyplot()
     fig, axes = plt.subplots(1, len(metrics), figsize=(3.2 * len(metrics), 0.5 * len(scores) + 1.2), sharey=True)
     names = list(scores)
     for ax, metric in zip(np.atleast_1d(axes), metrics):
         for i, name in enumerate(names):
-            point, lo, hi = stats.bootstrap_ci(scores[name], stats.METRICS[metric], reps)
-            ax.barh(i, hi - lo, left=lo, height=0.6, color=PALETTE[i % len(PALETTE)], alpha=0.75)
-            ax.plot([point, point], [i - 0.3, i + 0.3], color="black", lw=1.5)
+            point, lo, hi = (scale * v for v in stats.bootstrap_ci(scores[name], stats.METRICS[metric], reps))
+            color = PALETTE[i % len(PALETTE)]
+            ax.barh(i, hi - lo, left=lo, height=0.6, color=color, alpha=0.75)
+            # a point marker: one seed gives an interval of zero width, which a bar alone does not show
+            ax.plot([point], [i], marker="D", color="black", ms=5)
+        ax.set_xlim(-0.05 * scale, 1.05 * scale)
         ax.set_title(metric.replace("_", " "))
+        ax.set_xlabel(unit)
         ax.grid(axis="x", alpha=0.3)
     np.atleast_1d(axes)[0].set_yticks(range(len(names)), names)
     return _save(fig, path)

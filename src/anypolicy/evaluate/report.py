@@ -150,7 +150,7 @@ def build_report(paths: list[str | Path], out: str | Path, title: str = "anypoli
     parts += ["<h2>Runs</h2>", _table(
         ["run", "recipe", "task", "seed", "steps", "final success", "train s", "commit"],
         [[str(r["dir"]), r["config"]["train"]["recipe"], r["task"], r["seed"], r["config"]["train"].get("steps"),
-          _fmt(r["final"]), _fmt(r["summary"].get("train_seconds_last_session")),
+          _fmt(r["final"]), _fmt(r["summary"].get("train_seconds", r["summary"].get("train_seconds_last_session"))),
           (r["config"].get("git_commit") or "-")[:10]] for r in runs])]
     videos = [(r, v) for r in runs for v in r["videos"]]
     if videos:

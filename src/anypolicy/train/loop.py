@@ -16,9 +16,9 @@ import numpy as np
 import torch
 
 from anypolicy.agents.base import Agent, recipe_class
-from anypolicy.config import ConfigError, override, parse_assignments, to_dict
+from anypolicy.config import ConfigError, check_ranges, override, parse_assignments, to_dict
 from anypolicy.data.sampler import ImageSampler, OfflineSampler
-from anypolicy.envs.registry import default_env_for, load_dataset
+from anypolicy.envs.registry import EnvError, check_env_matches, default_env_for, load_dataset
 from anypolicy.envs.rollout import evaluate
 from anypolicy.policies import check_policy_config
 from anypolicy.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
@@ -29,7 +29,8 @@ from anypolicy.train.logger import Loggers
 class TrainConfig:
     recipe: str = "iql"  # algorithm name (anypolicy.agents.base.RECIPES)
     dataset: str = "toy:nav"  # dataset spec: ogbench:<domain>-<kind>, toy:nav, or a path
-    env: str | None = None  # evaluation environment (default: the dataset's default task)
+    env: str | None = None  # evaluation environment (default: the dataset's default task); module:EnvId imports module
+    observation_keys: tuple[str, ...] = ()  # Dict observations: the keys flattened, in order (default: all; recorded)
     dataset_episodes: int | None = None  # episodes to generate/load (None: the source's full size)
     steps: int = 10_000  # gradient steps
     seed: int = 0  # fixes initialization, data order, sampling and evaluation
@@ -84,6 +85,8 @@ def make_configs(recipe: str, assignments: dict[str, str], **train_fields):
         raise ConfigError(f"unknown config key(s) {', '.join(sorted(unknown))} for recipe '{tcfg.recipe}'; "
                           f"valid keys: {', '.join(valid)}.")
     check_policy_config(acfg)
+    check_ranges(tcfg)
+    check_ranges(acfg)
     if hasattr(acfg, "check"):  # a recipe's own refusals of bad values, before anything is written
         acfg.check()
     if tcfg.normalize_observations is None:  # TD3+BC and CFPI standardize states in their papers
@@ -92,8 +95,11 @@ def make_configs(recipe: str, assignments: dict[str, str], **train_fields):
         acfg = acfg.resolved(tcfg)
     if getattr(acfg, "bc_run", ""):
         check_bc_run(Path(acfg.bc_run), acfg)
-    if tcfg.env is None:
-        tcfg = dataclasses.replace(tcfg, env=default_env_for(tcfg.dataset))
+    if tcfg.env is None:  # a dataset with no default environment (a file) is validated first, then asks for --env
+        try:
+            tcfg = dataclasses.replace(tcfg, env=default_env_for(tcfg.dataset))
+        except EnvError:
+            pass
     check_precision(tcfg.precision)
     from anypolicy.nets.encoders import ENCODERS
 
@@ -179,10 +185,26 @@ def train(recipe: str, dataset: str | None = None, env: str | None = None, steps
     run_dir = Path(run_dir or Path("runs") / f"{tcfg.recipe}-{datetime.now():%Y%m%d-%H%M%S}")
     refuse_existing_run(run_dir)  # before the data are loaded
     device = resolve_device(tcfg.device)
-    data = training_data(tcfg, acfg, device)  # a dataset the recipe cannot use is refused before the run exists
+    # everything that can refuse the run does so before its directory exists: the dataset, its value range,
+    # the evaluation environment and its sizes, and the agent's own construction
+    data = training_data(tcfg, acfg, device)
     check_value_range(acfg, data[0].data)
+    tcfg = check_eval_env(tcfg, acfg, data[1])
+    agent = build_agent(tcfg, acfg, data[1], device, *data[2])
     write_run_config(run_dir, tcfg, acfg)
-    return _run(run_dir, tcfg, acfg, stop_after=stop_after, data=data)
+    return _run(run_dir, tcfg, acfg, stop_after=stop_after, data=data, agent=agent)
+
+
+def check_eval_env(tcfg: TrainConfig, acfg, dims: dict) -> TrainConfig:
+    """The evaluation environment made once and compared with the data's sizes; a Dict-observation env's
+    flattened keys recorded in the config. Recipes that evaluate in their own way (LCD's chains) are left alone."""
+    if recipe_class(tcfg.recipe).evaluate_run is not Agent.evaluate_run:
+        return tcfg
+    if tcfg.env is None:
+        raise EnvError(f"the dataset {tcfg.dataset} is valid ({dims['obs_dim']}-dim observations, {dims['action_dim']}-dim "
+                       "actions) but has no default environment to evaluate in: pass --env.")
+    keys = check_env_matches(tcfg.env, dims, tcfg.observation_keys)
+    return dataclasses.replace(tcfg, observation_keys=tuple(keys))
 
 
 def refuse_existing_run(run_dir: Path) -> None:
@@ -226,7 +248,11 @@ def resume(run_dir: str | Path, stop_after: int | None = None) -> Path:
     """Continue a stopped or killed run from its latest checkpoint."""
     run_dir = Path(run_dir)
     tcfg, acfg = read_run_config(run_dir)
-    return _run(run_dir, tcfg, acfg, checkpoint=latest_checkpoint(run_dir), stop_after=stop_after)
+    checkpoint = latest_checkpoint(run_dir)
+    if checkpoint is None:
+        print(f"{run_dir} has no checkpoint yet (stopped before step {tcfg.checkpoint_every}): "
+              "training starts again from step 0.", file=sys.stderr)
+    return _run(run_dir, tcfg, acfg, checkpoint=checkpoint, stop_after=stop_after)
 
 
 def load_agent(run_dir: str | Path, device: str = "cpu") -> tuple[Agent, TrainConfig]:
@@ -253,7 +279,8 @@ def run_eval(agent: Agent, tcfg: TrainConfig, episodes: int | None = None) -> di
         if own is not None:
             return own
         return evaluate(lambda o: agent.act(o, deterministic=True), tcfg.env, episodes or tcfg.eval_episodes,
-                        seed=tcfg.seed, num_envs=tcfg.eval_envs, frame_stack=eval_frame_stack(agent, tcfg))
+                        seed=tcfg.seed, num_envs=tcfg.eval_envs, frame_stack=eval_frame_stack(agent, tcfg),
+                        observation_keys=tcfg.observation_keys)
 
 
 def eval_frame_stack(agent: Agent, tcfg: TrainConfig) -> int:
@@ -324,14 +351,14 @@ def training_data(tcfg: TrainConfig, acfg, device):
 
 
 def _run(run_dir: Path, tcfg: TrainConfig, acfg, checkpoint: Path | None = None,
-         stop_after: int | None = None, data=None) -> Path:
+         stop_after: int | None = None, data=None, agent: Agent | None = None) -> Path:
     from tqdm import tqdm
 
     if tcfg.threads:
         torch.set_num_threads(tcfg.threads)
     device = resolve_device(tcfg.device)
     sampler, dims, stats = data or training_data(tcfg, acfg, device)
-    agent = build_agent(tcfg, acfg, dims, device, *stats)
+    agent = agent or build_agent(tcfg, acfg, dims, device, *stats)
     generator = torch.Generator(device=device).manual_seed(tcfg.seed)
     update = agent.update
     graphed = device.type == "cuda" and tcfg.cuda_graph and agent.capturable
@@ -359,7 +386,9 @@ def _run(run_dir: Path, tcfg: TrainConfig, acfg, checkpoint: Path | None = None,
                 opt.load_state_dict(state["optimizers"][name])
         restore_rng(state["rng"], generator, device)
         start = int(state["step"])
+        train_before = float(state.get("train_seconds", 0.0))  # update time of the sessions before this one
     else:
+        train_before = 0.0
         if getattr(acfg, "bc_run", ""):  # stage 1 done elsewhere: start from that run's policy
             load_policy_from(agent, Path(acfg.bc_run), device)
         torch.manual_seed(tcfg.seed + 1)  # the training stream, distinct from initialization
@@ -369,7 +398,7 @@ def _run(run_dir: Path, tcfg: TrainConfig, acfg, checkpoint: Path | None = None,
 
     def save(step: int) -> None:
         state = {"step": step, "optimizers": {k: o.state_dict() for k, o in agent.optimizers().items()},
-                 "rng": rng_state(generator, device), "dims": dims}
+                 "rng": rng_state(generator, device), "dims": dims, "train_seconds": train_before + train_time + busy}
         save_rotating(run_dir, step, agent.state_dict(), state, tcfg.keep_checkpoints)
 
     end = tcfg.steps if stop_after is None else min(stop_after, tcfg.steps)
@@ -411,13 +440,16 @@ def _run(run_dir: Path, tcfg: TrainConfig, acfg, checkpoint: Path | None = None,
     bar.close()
     loggers.close()
     if end == tcfg.steps:
-        write_summary(run_dir, tcfg, eval_result, train_time, device)
+        write_summary(run_dir, tcfg, eval_result, train_time, device, train_before + train_time)
     return run_dir
 
 
-def write_summary(run_dir: Path, tcfg: TrainConfig, eval_result: dict | None, train_time: float, device) -> None:
-    """summary.json: what a finished run reached (a run without one is unfinished)."""
+def write_summary(run_dir: Path, tcfg: TrainConfig, eval_result: dict | None, train_time: float, device,
+                  total_time: float | None = None) -> None:
+    """summary.json: what a finished run reached (a run without one is unfinished). train_seconds: update
+    time over every session of the run (resumes included); train_seconds_last_session: this session's."""
     summary = {"steps": tcfg.steps, "recipe": tcfg.recipe, "dataset": tcfg.dataset, "env": tcfg.env,
-               "seed": tcfg.seed, "final_eval": eval_result, "train_seconds_last_session": round(train_time, 1),
-               "device": str(device)}
+               "seed": tcfg.seed, "final_eval": eval_result,
+               "train_seconds": round(train_time if total_time is None else total_time, 1),
+               "train_seconds_last_session": round(train_time, 1), "device": str(device)}
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))

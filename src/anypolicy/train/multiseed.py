@@ -25,8 +25,9 @@ from anypolicy.agents.base import RECIPES, Agent, recipe_class
 from anypolicy.config import ConfigError, parse_assignments
 from anypolicy.train.checkpoint import load_checkpoint
 from anypolicy.train.logger import Loggers
-from anypolicy.train.loop import (build_agent, make_configs, read_run_config, resolve_device, restore_rng, rng_state,
-                                  run_eval, save_rotating, training_data, write_run_config, write_summary)
+from anypolicy.train.loop import (build_agent, check_eval_env, check_value_range, make_configs, read_run_config,
+                                  refuse_existing_run, resolve_device, restore_rng, rng_state, run_eval, save_rotating,
+                                  training_data, write_run_config, write_summary)
 
 SEEDS_FILE = "seeds.json"  # marks a root directory holding the runs of one batched multi-seed training
 
@@ -131,10 +132,16 @@ def train_seeds(recipe: str, dataset: str | None = None, seeds: list[int] = (0, 
     root = Path(run_root or Path("runs") / f"{recipe}-seeds-{datetime.now():%Y%m%d-%H%M%S}")
     if (root / SEEDS_FILE).exists():
         raise FileExistsError(f"{root} already holds a multi-seed run: resume it with `anypolicy train --resume {root}`.")
+    for tcfg, _ in configs:
+        refuse_existing_run(root / f"seed{tcfg.seed}")
+    tcfg, acfg = configs[0]
+    data = training_data(tcfg, acfg, resolve_device(tcfg.device))  # refusals before any directory exists
+    check_value_range(acfg, data[0].data)
+    configs = [(check_eval_env(t, a, data[1]), a) for t, a in configs]
     for tcfg, acfg in configs:
         write_run_config(root / f"seed{tcfg.seed}", tcfg, acfg, seed_batch={"root": str(root), "seeds": list(seeds)})
     (root / SEEDS_FILE).write_text(json.dumps({"seeds": list(seeds)}))
-    return _run_seeds(root, [t for t, _ in configs], configs[0][1], resuming=False, stop_after=stop_after)
+    return _run_seeds(root, [t for t, _ in configs], configs[0][1], resuming=False, stop_after=stop_after, data=data)
 
 
 def resume_seeds(root: str | Path, stop_after: int | None = None) -> Path:
@@ -151,12 +158,12 @@ def _common_step(dirs: list[Path]) -> int:
     return max(common) if common else 0
 
 
-def _run_seeds(root: Path, tcfgs: list, acfg, resuming: bool, stop_after: int | None) -> Path:
+def _run_seeds(root: Path, tcfgs: list, acfg, resuming: bool, stop_after: int | None, data=None) -> Path:
     tcfg = tcfgs[0]  # all fields but the seed are shared
     if tcfg.threads:
         torch.set_num_threads(tcfg.threads)
     device = resolve_device(tcfg.device)
-    sampler, dims, stats = training_data(tcfg, acfg, device)
+    sampler, dims, stats = data or training_data(tcfg, acfg, device)
     if "image_shape" in dims:
         raise ConfigError("seed-batched training from images is not supported yet; train the seeds one by one.")
     agents = [build_agent(t, acfg, dims, device, *stats) for t in tcfgs]
@@ -169,8 +176,10 @@ def _run_seeds(root: Path, tcfgs: list, acfg, resuming: bool, stop_after: int | 
         seeds.load([w for w, _ in loaded], [s["optimizers"] for _, s in loaded])
         for generator, (_, state) in zip(generators, loaded):
             restore_rng(state["rng"], generator, device)
+        train_before = float(loaded[0][1].get("train_seconds", 0.0))
     else:
         torch.manual_seed(tcfg.seed + 1)
+        train_before = 0.0
     loggers = [Loggers(d, tensorboard=tcfg.tensorboard, wandb=tcfg.wandb) for d in dirs]
     for log in loggers:
         log.truncate_after(start)
@@ -203,12 +212,13 @@ def _run_seeds(root: Path, tcfgs: list, acfg, resuming: bool, stop_after: int | 
                     log.log("eval", step, results[i])
                 if step % tcfg.checkpoint_every == 0 or step == end:
                     state = {"step": step, "optimizers": seeds.optimizer_states(i),
-                             "rng": rng_state(generators[i], device), "dims": dims}
+                             "rng": rng_state(generators[i], device), "dims": dims,
+                             "train_seconds": train_before + train_time + busy}
                     save_rotating(dirs[i], step, seeds.weights(i), state, tcfg.keep_checkpoints)
             t_mark = time.perf_counter()
     for log in loggers:
         log.close()
     if end == tcfg.steps:
         for d, t, result in zip(dirs, tcfgs, results):
-            write_summary(d, t, result, train_time, device)
+            write_summary(d, t, result, train_time, device, train_before + train_time)
     return root

@@ -22,6 +22,7 @@ from anypolicy.config import ConfigError, override, parse_assignments, to_dict
 from anypolicy.data.dataset import return_to_go
 from anypolicy.data.sampler import MixedSampler, ReplayBuffer
 from anypolicy.envs.registry import load_dataset, make_env
+from anypolicy.envs.rollout import step_success
 from anypolicy.train.checkpoint import latest_checkpoint, load_checkpoint
 from anypolicy.train.logger import Loggers
 from anypolicy.train.loop import (build_agent, make_sampler, read_run_config, resolve_device, restore_rng,
@@ -140,7 +141,7 @@ def _run_online(run_dir: Path, stop_after: int | None = None) -> Path:
 
     loggers = Loggers(run_dir, tensorboard=tcfg.tensorboard, wandb=tcfg.wandb)
     loggers.truncate_after(counters["env_steps"], kinds=("train", "eval", "episodes"))
-    env = make_env(tcfg.env)
+    env = make_env(tcfg.env, observation_keys=tcfg.observation_keys)
     end = ocfg.online_steps if stop_after is None else min(stop_after, ocfg.online_steps)
     sums, count, busy, next_checkpoint = {}, 0, 0.0, counters["env_steps"] + ocfg.checkpoint_every
     eval_result = None
@@ -153,7 +154,7 @@ def _run_online(run_dir: Path, stop_after: int | None = None) -> Path:
             agent.train()
             next_obs, reward, terminal, truncated, info = env.step(action)
             episode.append((obs, action, reward, next_obs, terminal))
-            success = success or bool(info.get("success", False))
+            success = success or step_success(info)
             obs, done = next_obs, terminal or truncated
             counters["env_steps"] += 1
             t0 = time.perf_counter()
