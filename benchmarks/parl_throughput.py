@@ -30,6 +30,8 @@ SETTINGS["cpu-late"] = {**SETTINGS["cpu"], "late_after": "1", "late_samples": "8
 # setting, and with fewer local steps (the lever of issue 20; it also changes acting)
 SETTINGS["paper-critic"] = {"bc_steps": "0"}
 SETTINGS["paper-critic-T2"] = {"bc_steps": "0", "local_steps": "2"}
+# the regularizer on 64 of the batch's 256 states: the candidates at the states are then improved for those only
+SETTINGS["paper-critic-s64"] = {"bc_steps": "0", "cql_states": "64"}
 CACHE_STATES = 16384
 LABELS = ("parl/global", "parl/local", "parl/critic", "parl/distill")
 
@@ -50,6 +52,7 @@ def main():
     p.add_argument("--device", default="cpu")
     p.add_argument("--out", default=None)
     p.add_argument("--only", nargs="+", choices=sorted(SETTINGS), help="measure these settings only")
+    p.add_argument("--cache-states", type=int, default=CACHE_STATES, help="dataset states the cache is filled for")
     args = p.parse_args()
     rows = {}
     for name, sets in (SETTINGS.items() if not args.only else ((k, SETTINGS[k]) for k in args.only)):
@@ -58,12 +61,12 @@ def main():
         b = batch(args.batch, 28, 5, args.device)
         extra, data, step = {}, None, iter(range(1, 10**9))
         if cfg.action_cache or cfg.bc_steps == 0:  # fill once (timed), then every batch is served from the cache
-            states = torch.randn(CACHE_STATES + 1, 28, device=args.device)  # one trajectory: s'_t = s_t+1
+            states = torch.randn(args.cache_states + 1, 28, device=args.device)  # one trajectory: s'_t = s_t+1
             data = {"observations": states[:-1], "next_observations": states[1:]}
             t0 = time.perf_counter()
             agent.before_update(next(step), data)
-            extra["cache_fill_s_per_1k_states"] = round((time.perf_counter() - t0) / CACHE_STATES * 1000, 3)
-            b["indices"] = torch.randint(CACHE_STATES, (args.batch,), device=args.device)
+            extra["cache_fill_s_per_1k_states"] = round((time.perf_counter() - t0) / args.cache_states * 1000, 3)
+            b["indices"] = torch.randint(args.cache_states, (args.batch,), device=args.device)
         def update():  # as the training loop does: the schedules' decisions, then the update
             agent.before_update(next(step), data)
             agent.update(b)

@@ -35,6 +35,17 @@ def parl_toy():
             for label, run in recipes.items()}
 
 
+def parl_toy_cql_states():
+    """benchmarks/parl_toy_cql_states.sh: the regularizer on every state of the batch against 64 of its 256."""
+    out = {}
+    for path in sorted((RAW / "parl" / "toy-cql-states").glob("*-summary.json")):
+        recipe, rest = path.name.split("-states-")
+        states, seed = rest[:-len("-summary.json")].split("-s")
+        label = f"{recipe}, regularizer on {'every state' if states == '0' else states + ' states'}"
+        out.setdefault(label, {"toy-nav": {}})["toy-nav"][int(seed)] = final_success(path)
+    return dict(sorted(out.items())) or None
+
+
 def parl_search():
     saved = json.loads((RAW / "parl" / "toy-search.json").read_text())
     labels = {"candidates": "PA-RL candidates", "policy": "policy alone", "cem-policy": "CEM from policy",
@@ -338,14 +349,16 @@ def parity_fql():
 
 def protocol_rates():
     """benchmarks/protocol_rates.py: compiled updates/s of each candidate size, and minutes per 100k updates."""
-    path = RAW / "protocol-rates-cpu.json"
-    if not path.exists():
-        return None
-    rows = json.loads(path.read_text())["rows"]
-    return markdown_table(["setting", "recipe", "overrides", "updates/s (median)", "rounds", "minutes per 100k"],
-                          [[name, r["recipe"], " ".join(f"{k}={v}" for k, v in r["overrides"].items()),
-                            f"{r['median']:.1f}", ", ".join(f"{x:.1f}" for x in r["updates_per_s"]),
-                            f"{r['minutes_per_100k']:.0f}"] for name, r in rows.items()])
+    blocks = []
+    for path in (RAW / "protocol-rates-cpu.json", RAW / "protocol-rates-cql-states-cpu.json"):  # one run each
+        if path.exists():
+            rows = json.loads(path.read_text())["rows"]
+            blocks.append(f"`raw/{path.name}`:\n\n" + markdown_table(
+                ["setting", "recipe", "overrides", "updates/s (median)", "rounds", "minutes per 100k"],
+                [[name, r["recipe"], " ".join(f"{k}={v}" for k, v in r["overrides"].items()), f"{r['median']:.1f}",
+                  ", ".join(f"{x:.1f}" for x in r["updates_per_s"]), f"{r['minutes_per_100k']:.0f}"]
+                 for name, r in rows.items()]))
+    return "\n\n".join(blocks) or None
 
 
 TABLES = {  # block name: (document, scores, baseline of the probability of improvement[, bold the best])
@@ -355,6 +368,7 @@ TABLES = {  # block name: (document, scores, baseline of the probability of impr
     "parity-fql": ("ogbench-cpu.md", parity_fql, None),
     "protocol-rates": ("ogbench-cpu.md", protocol_rates, None),
     "parl-toy": ("parl.md", parl_toy, "bc (diffusion)"),
+    "parl-toy-cql-states": ("parl.md", parl_toy_cql_states, None),
     "parl-search": ("parl.md", parl_search, None),
     "cfpi-toy": ("cfpi.md", lambda: cfpi({"toy-nav": "toy.json"}), "MG-BC"),
     "cfpi-ogbench": ("cfpi.md", lambda: cfpi({"cube-single": "cube-single.json", "cube-double": "cube-double.json",

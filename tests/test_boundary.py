@@ -282,3 +282,11 @@ def test_a_gymnasium_robotics_maze_collected_by_minari_trains_and_evaluates(tmp_
     config = json.loads((run / "config.json").read_text())
     assert config["train"]["observation_keys"] == ["achieved_goal", "desired_goal", "observation"]
     assert json.loads((run / "summary.json").read_text())["final_eval"]["episodes"] == 1
+
+
+def test_a_bad_env_is_refused_before_ogbench_data_are_generated(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("ANYPOLICY_DATA_DIR", str(tmp_path / "cache"))
+    assert main(["train", "iql", "--dataset", "ogbench:cube-single-play", "--env", "cube-single-singletask-task9-v0",
+                 "--run-dir", str(tmp_path / "run"), *STEPS]) == 2
+    assert "unknown environment 'cube-single-singletask-task9-v0'" in capsys.readouterr().err
+    assert not (tmp_path / "cache").exists() and not (tmp_path / "run").exists()

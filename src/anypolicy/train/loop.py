@@ -18,7 +18,7 @@ import torch
 from anypolicy.agents.base import Agent, recipe_class
 from anypolicy.config import ConfigError, check_ranges, override, parse_assignments, to_dict
 from anypolicy.data.sampler import ImageSampler, OfflineSampler
-from anypolicy.envs.registry import EnvError, check_env_matches, default_env_for, load_dataset
+from anypolicy.envs.registry import EnvError, check_env_matches, default_env_for, load_dataset, make_env
 from anypolicy.envs.rollout import evaluate
 from anypolicy.policies import check_policy_config
 from anypolicy.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
@@ -187,6 +187,7 @@ def train(recipe: str, dataset: str | None = None, env: str | None = None, steps
     device = resolve_device(tcfg.device)
     # everything that can refuse the run does so before its directory exists: the dataset, its value range,
     # the evaluation environment and its sizes, and the agent's own construction
+    probe_eval_env(tcfg)  # before the data, which a first use generates (OGBench: half an hour)
     data = training_data(tcfg, acfg, device)
     check_value_range(acfg, data[0].data)
     tcfg = check_eval_env(tcfg, acfg, data[1])
@@ -195,10 +196,21 @@ def train(recipe: str, dataset: str | None = None, env: str | None = None, steps
     return _run(run_dir, tcfg, acfg, stop_after=stop_after, data=data, agent=agent)
 
 
+def evaluates_in_env(tcfg: TrainConfig) -> bool:
+    """Whether the recipe is evaluated by episodes of `tcfg.env` (LCD evaluates by instruction chains)."""
+    return recipe_class(tcfg.recipe).evaluate_run is Agent.evaluate_run
+
+
+def probe_eval_env(tcfg: TrainConfig) -> None:
+    """An unknown environment id, module or Dict key is refused before any dataset is loaded or generated."""
+    if evaluates_in_env(tcfg) and tcfg.env is not None:
+        make_env(tcfg.env, observation_keys=tcfg.observation_keys).close()
+
+
 def check_eval_env(tcfg: TrainConfig, acfg, dims: dict) -> TrainConfig:
     """The evaluation environment made once and compared with the data's sizes; a Dict-observation env's
     flattened keys recorded in the config. Recipes that evaluate in their own way (LCD's chains) are left alone."""
-    if recipe_class(tcfg.recipe).evaluate_run is not Agent.evaluate_run:
+    if not evaluates_in_env(tcfg):
         return tcfg
     if tcfg.env is None:
         raise EnvError(f"the dataset {tcfg.dataset} is valid ({dims['obs_dim']}-dim observations, {dims['action_dim']}-dim "
