@@ -43,3 +43,22 @@ def render_in_chromium(page, screenshot, size=(1200, 2000)):
     subprocess.run(flags + [f"--window-size={size[0]},{size[1]}", f"--screenshot={screenshot}", page.as_uri()],
                    capture_output=True, timeout=120)
     return dom, matplotlib.image.imread(screenshot)
+
+
+def collect_random(env, steps, dataset_id):
+    """A dataset made by minari's own DataCollector: `steps` random actions in `env`, as minari id `dataset_id`
+    under $MINARI_DATASETS_PATH."""
+    import warnings
+
+    import minari
+
+    env = minari.DataCollector(env)
+    env.action_space.seed(0)
+    env.reset(seed=0)
+    for _ in range(steps):
+        _, _, term, trunc, _ = env.step(env.action_space.sample())
+        if term or trunc:
+            env.reset()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # minari asks for authors and links
+        return env.create_dataset(dataset_id, algorithm_name="random")

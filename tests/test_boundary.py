@@ -2,7 +2,6 @@
 and every refusal before a run directory or a cache entry exists."""
 import json
 import shutil
-import warnings
 
 import gymnasium as gym
 import h5py
@@ -262,20 +261,11 @@ def test_a_resumed_runs_train_time_counts_every_session(tmp_path):
 def test_a_gymnasium_robotics_maze_collected_by_minari_trains_and_evaluates(tmp_path, monkeypatch, capsys):
     """The whole way from outside: minari's DataCollector records a gymnasium-robotics maze (Dict observations),
     anypolicy trains on it by id and evaluates in the suite's env loaded by module."""
-    import minari
+    from conftest import collect_random
 
     pytest.importorskip("gymnasium_robotics", reason="the test extras install gymnasium-robotics")
     monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
-    env = minari.DataCollector(gym.make("gymnasium_robotics:PointMaze_UMaze-v3", max_episode_steps=60))
-    env.action_space.seed(0)
-    env.reset(seed=0)
-    for _ in range(120):
-        _, _, term, trunc, _ = env.step(env.action_space.sample())
-        if term or trunc:
-            env.reset()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        env.create_dataset("maze/umaze-random-v0", algorithm_name="random")
+    collect_random(gym.make("gymnasium_robotics:PointMaze_UMaze-v3", max_episode_steps=60), 120, "maze/umaze-random-v0")
     run = tmp_path / "run"
     assert main(["train", "bc", "--dataset", "minari:maze/umaze-random-v0", "--env",
                  "gymnasium_robotics:PointMaze_UMaze-v3", "--run-dir", str(run), *STEPS]) == 0

@@ -10,7 +10,7 @@ import torch
 from anypolicy.data import storage
 from anypolicy.data.dataset import Dataset, DatasetError
 from anypolicy.data.sampler import MixedSampler, OfflineSampler, ReplayBuffer
-from conftest import make_arrays
+from conftest import collect_random, make_arrays
 
 
 def test_valid_dataset_and_summary():
@@ -160,21 +160,12 @@ def test_an_older_cache_gets_minaris_keys_on_read(tmp_path, monkeypatch):
 
 def test_a_dataset_minaris_data_collector_made_imports_and_trains(tmp_path, monkeypatch):
     import gymnasium as gym
-    import minari
 
     from anypolicy.envs.registry import load_dataset
 
     monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path))
-    env = minari.DataCollector(gym.wrappers.TimeLimit(gym.make("Pendulum-v1").unwrapped, 50))
-    env.action_space.seed(0)
-    env.reset(seed=0)
-    for _ in range(150):
-        _, _, term, trunc, _ = env.step(env.action_space.sample())
-        if term or trunc:
-            env.reset()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # minari asks for authors and links
-        theirs = env.create_dataset("theirs/pendulum-random-v0", algorithm_name="random")
+    env = gym.wrappers.TimeLimit(gym.make("Pendulum-v1").unwrapped, 50)
+    theirs = collect_random(env, 150, "theirs/pendulum-random-v0")
     ds = load_dataset("minari:theirs/pendulum-random-v0")
     assert len(ds) == theirs.total_steps == 150 and ds.num_episodes == 3
     first = next(theirs.iterate_episodes())

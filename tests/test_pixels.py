@@ -194,7 +194,7 @@ def test_pixel_training_resumes_exactly(tmp_path, monkeypatch):
     from anypolicy.train.checkpoint import latest_checkpoint, load_checkpoint
 
     monkeypatch.setattr(loop, "load_dataset", lambda *a, **k: image_dataset())
-    monkeypatch.setattr(loop, "check_eval_env", lambda tcfg, acfg, dims: tcfg)  # never evaluated: no env to match
+    monkeypatch.setattr(loop, "check_env_matches", lambda *a: None)  # never evaluated: no env to match
     over = {"batch_size": "8", "log_every": "1", "progress": "false", "tensorboard": "false", "samples": "4",
             "keep": "2", "local_steps": "2", "ensemble": "2", "action_refeed": "true"}
     loop.train("parl-calql", "toy:nav", "toy-nav", steps=10, run_dir=tmp_path / "a", overrides=over, stop_after=6)

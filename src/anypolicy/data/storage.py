@@ -117,7 +117,6 @@ def read_minari(path: Path) -> Dataset:
     obs_space = storage.observation_space
     if hasattr(obs_space, "spaces") and isinstance(obs_space.spaces, dict):
         keys = list(obs_space.spaces)
-        metadata.setdefault("observation_keys", keys)
         episodes = [{**ep, "observations": flatten_dict_observations(ep["observations"], keys)} for ep in episodes]
     return from_episodes(episodes, space.low, space.high, metadata)
 

@@ -4,8 +4,9 @@ Environment ids: `toy-nav` (built in), OGBench singletask ids such as `cube-sing
 any registered Gymnasium id, and `module:EnvId` for a suite that registers its environments when imported
 (e.g. `gymnasium_robotics:PointMaze_UMaze-v3`; Gymnasium imports the module first). Dict observations (the
 goal-conditioned suites) are flattened: the chosen keys' values, each flattened, concatenated in the order
-given (default: every key, in the space's order), the same rule as a Dict-observation dataset's. Dataset specs: `ogbench:<domain>-<kind>` (generated and cached on first
-use), `toy:nav`, `minari:<dataset id>` (minari's data root), or a path to a Minari directory, an OGBench `.npz` or a D4RL `.hdf5` file.
+given (default: every key, in the space's order), the same rule as a Dict-observation dataset's.
+Dataset specs: `ogbench:<domain>-<kind>` (generated and cached on first use), `toy:nav`, `minari:<dataset id>`
+(minari's data root), or a path to a Minari directory, an OGBench `.npz` or a D4RL `.hdf5` file.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from anypolicy.data import ogbench as og
 from anypolicy.data import visual as visual_data
 from anypolicy.data.visual import is_visual, state_source
 from anypolicy.data.dataset import Dataset, DatasetError
-from anypolicy.data.storage import read_any
+from anypolicy.data.storage import flatten_dict_observations, read_any
 
 OGBENCH_SINGLETASK = re.compile(r"^(visual-)?(cube-\w+|scene|puzzle-\dx\d)-singletask(-task(\d))?-v0$")
 LANGUAGE_DATASET = "ogbench:scene-play-lang"
@@ -44,7 +45,7 @@ class FlattenKeys(gym.ObservationWrapper):
         self.observation_space = gym.spaces.Box(-np.inf, np.inf, (size,), np.float32)
 
     def observation(self, obs):
-        return np.concatenate([np.asarray(obs[k], dtype=np.float32).reshape(-1) for k in self.keys])
+        return flatten_dict_observations({k: [obs[k]] for k in self.keys}, self.keys)[0]  # the datasets' rule
 
 
 def make_env(env_id: str, frame_stack: int = 1, observation_keys: tuple[str, ...] = ()) -> gym.Env:
@@ -75,24 +76,27 @@ def make_env(env_id: str, frame_stack: int = 1, observation_keys: tuple[str, ...
     return env
 
 
-def check_env_matches(env_id: str, dims: dict, observation_keys: tuple[str, ...] = ()) -> tuple[str, ...]:
-    """Refuse, before any training, an unknown environment or one whose observation or action sizes differ
-    from the data's; returns the Dict keys its observations are flattened from (empty for a Box)."""
+def env_spaces(env_id: str, observation_keys: tuple[str, ...] = ()) -> tuple:
+    """(observation space, action space, flattened Dict keys) of an environment, made once and closed: an
+    unknown id, module or key is refused here."""
     env = make_env(env_id, observation_keys=observation_keys)
-    try:
-        obs_space, act_space = env.observation_space, env.action_space
-    finally:
-        env.close()
+    env.close()
+    return env.observation_space, env.action_space, getattr(env, "keys", ())
+
+
+def check_env_matches(env_id: str, spaces: tuple, dims: dict) -> None:
+    """Refuse, before any training, an environment (its `env_spaces`) whose observation or action sizes differ
+    from the data's."""
+    obs_space, act_space, keys = spaces
     if not isinstance(act_space, gym.spaces.Box):
         raise EnvError(f"'{env_id}' has {type(act_space).__name__} actions; anypolicy trains on Box (continuous) actions.")
     env_act = int(np.prod(act_space.shape))
     env_obs = int(np.prod(obs_space.shape)) if obs_space.shape else None
     if env_act != dims["action_dim"] or ("image_shape" not in dims and env_obs != dims["obs_dim"]):
-        keys = f" (flattened from {', '.join(getattr(env, 'keys', ()))})" if getattr(env, "keys", ()) else ""
+        flattened = f" (flattened from {', '.join(keys)})" if keys else ""
         raise EnvError(f"the dataset has {dims['obs_dim']}-dim observations and {dims['action_dim']}-dim actions, "
-                       f"but '{env_id}' has {env_obs}-dim observations{keys} and {env_act}-dim actions: evaluate "
+                       f"but '{env_id}' has {env_obs}-dim observations{flattened} and {env_act}-dim actions: evaluate "
                        "in the environment the data came from (--env), or choose observation_keys to match.")
-    return getattr(env, "keys", ())
 
 
 def reference_returns(env_id: str) -> tuple[float, float] | None:

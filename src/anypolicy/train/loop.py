@@ -18,7 +18,7 @@ import torch
 from anypolicy.agents.base import Agent, recipe_class
 from anypolicy.config import ConfigError, check_ranges, override, parse_assignments, to_dict
 from anypolicy.data.sampler import ImageSampler, OfflineSampler
-from anypolicy.envs.registry import EnvError, check_env_matches, default_env_for, load_dataset, make_env
+from anypolicy.envs.registry import EnvError, check_env_matches, default_env_for, env_spaces, load_dataset
 from anypolicy.envs.rollout import evaluate
 from anypolicy.policies import check_policy_config
 from anypolicy.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
@@ -185,12 +185,7 @@ def train(recipe: str, dataset: str | None = None, env: str | None = None, steps
     run_dir = Path(run_dir or Path("runs") / f"{tcfg.recipe}-{datetime.now():%Y%m%d-%H%M%S}")
     refuse_existing_run(run_dir)  # before the data are loaded
     device = resolve_device(tcfg.device)
-    # everything that can refuse the run does so before its directory exists: the dataset, its value range,
-    # the evaluation environment and its sizes, and the agent's own construction
-    probe_eval_env(tcfg)  # before the data, which a first use generates (OGBench: half an hour)
-    data = training_data(tcfg, acfg, device)
-    check_value_range(acfg, data[0].data)
-    tcfg = check_eval_env(tcfg, acfg, data[1])
+    tcfg, data = checked_data(tcfg, acfg, device)
     agent = build_agent(tcfg, acfg, data[1], device, *data[2])
     write_run_config(run_dir, tcfg, acfg)
     return _run(run_dir, tcfg, acfg, stop_after=stop_after, data=data, agent=agent)
@@ -201,22 +196,20 @@ def evaluates_in_env(tcfg: TrainConfig) -> bool:
     return recipe_class(tcfg.recipe).evaluate_run is Agent.evaluate_run
 
 
-def probe_eval_env(tcfg: TrainConfig) -> None:
-    """An unknown environment id, module or Dict key is refused before any dataset is loaded or generated."""
-    if evaluates_in_env(tcfg) and tcfg.env is not None:
-        make_env(tcfg.env, observation_keys=tcfg.observation_keys).close()
-
-
-def check_eval_env(tcfg: TrainConfig, acfg, dims: dict) -> TrainConfig:
-    """The evaluation environment made once and compared with the data's sizes; a Dict-observation env's
-    flattened keys recorded in the config. Recipes that evaluate in their own way (LCD's chains) are left alone."""
+def checked_data(tcfg: TrainConfig, acfg, device):
+    """The training data, and everything that can refuse a run before its directory exists: the evaluation
+    environment (made before the data, which a first use generates: half an hour for OGBench), the dataset, its
+    value range, and the match of their sizes. Returns the config with a Dict env's flattened keys recorded."""
+    spaces = env_spaces(tcfg.env, tcfg.observation_keys) if evaluates_in_env(tcfg) and tcfg.env else None
+    data = training_data(tcfg, acfg, device)
+    check_value_range(acfg, data[0].data)
     if not evaluates_in_env(tcfg):
-        return tcfg
-    if tcfg.env is None:
-        raise EnvError(f"the dataset {tcfg.dataset} is valid ({dims['obs_dim']}-dim observations, {dims['action_dim']}-dim "
-                       "actions) but has no default environment to evaluate in: pass --env.")
-    keys = check_env_matches(tcfg.env, dims, tcfg.observation_keys)
-    return dataclasses.replace(tcfg, observation_keys=tuple(keys))
+        return tcfg, data
+    if spaces is None:
+        raise EnvError(f"the dataset {tcfg.dataset} is valid ({data[1]['obs_dim']}-dim observations, "
+                       f"{data[1]['action_dim']}-dim actions) but has no default environment to evaluate in: pass --env.")
+    check_env_matches(tcfg.env, spaces, data[1])
+    return dataclasses.replace(tcfg, observation_keys=tuple(spaces[2])), data
 
 
 def refuse_existing_run(run_dir: Path) -> None:

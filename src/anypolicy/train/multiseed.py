@@ -12,6 +12,7 @@ all of them together.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from datetime import datetime
@@ -25,9 +26,9 @@ from anypolicy.agents.base import RECIPES, Agent, recipe_class
 from anypolicy.config import ConfigError, parse_assignments
 from anypolicy.train.checkpoint import load_checkpoint
 from anypolicy.train.logger import Loggers
-from anypolicy.train.loop import (build_agent, check_eval_env, check_value_range, make_configs, probe_eval_env,
-                                  read_run_config, refuse_existing_run, resolve_device, restore_rng, rng_state,
-                                  run_eval, save_rotating, training_data, write_run_config, write_summary)
+from anypolicy.train.loop import (build_agent, checked_data, make_configs, read_run_config, refuse_existing_run,
+                                  resolve_device, restore_rng, rng_state, run_eval, save_rotating, training_data,
+                                  write_run_config, write_summary)
 
 SEEDS_FILE = "seeds.json"  # marks a root directory holding the runs of one batched multi-seed training
 
@@ -134,11 +135,8 @@ def train_seeds(recipe: str, dataset: str | None = None, seeds: list[int] = (0, 
         raise FileExistsError(f"{root} already holds a multi-seed run: resume it with `anypolicy train --resume {root}`.")
     for tcfg, _ in configs:
         refuse_existing_run(root / f"seed{tcfg.seed}")
-    tcfg, acfg = configs[0]
-    probe_eval_env(tcfg)
-    data = training_data(tcfg, acfg, resolve_device(tcfg.device))  # refusals before any directory exists
-    check_value_range(acfg, data[0].data)
-    configs = [(check_eval_env(t, a, data[1]), a) for t, a in configs]
+    tcfg, data = checked_data(*configs[0], resolve_device(configs[0][0].device))  # before any directory exists
+    configs = [(dataclasses.replace(t, observation_keys=tcfg.observation_keys), a) for t, a in configs]
     for tcfg, acfg in configs:
         write_run_config(root / f"seed{tcfg.seed}", tcfg, acfg, seed_batch={"root": str(root), "seeds": list(seeds)})
     (root / SEEDS_FILE).write_text(json.dumps({"seeds": list(seeds)}))
