@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 
 from anypolicy.bfm.adapt import AdaptConfig, adapt, headroom, load_task, zero_shot
+from anypolicy.train.loop import load_agent
 
 
 def main():
@@ -39,15 +40,15 @@ def main():
             key = f"{run}|task{task}" if task else run
             entry = results.setdefault(key, {"run": run, "task": task})
             if "zero_shot" not in entry:
-                entry["zero_shot"] = zero_shot(run, task, episodes=args.zero_shot_episodes)
+                entry["zero_shot"] = zero_shot(*load_agent(run), task, episodes=args.zero_shot_episodes)
             for method in args.methods:
                 if method not in entry:
                     cfg, _ = override(AdaptConfig(method=method, episodes=args.episodes, eval_every=args.eval_every,
                                                   eval_episodes=args.eval_episodes), parse_assignments(args.set))
-                    entry[method] = adapt(run, cfg, task=task)
+                    entry[method] = adapt(*load_agent(run), cfg, task=task)
                     print(key, method, [(c["budget"], c["success"]) for c in entry[method]["curve"]], flush=True)
             if args.headroom and "headroom" not in entry:
-                agent, env_id, next_obs, rewards = load_task(run, task)
+                agent, env_id, next_obs, rewards = load_task(*load_agent(run), task)
                 entry["headroom"] = headroom(agent, env_id, next_obs, rewards, latents=args.headroom, episodes=10)
             print(key, "zero-shot", entry["zero_shot"]["success"], flush=True)
             out.parent.mkdir(parents=True, exist_ok=True)

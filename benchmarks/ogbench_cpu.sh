@@ -5,7 +5,7 @@
 #   PATH=.venv/bin:$PATH ANYPOLICY_DATA_DIR=/work/data bash benchmarks/ogbench_cpu.sh RUNS ROW DOMAIN SEED
 # DOMAIN: cube-single, scene, cube-double, puzzle-3x3 (each at its default task: 2; 4 for puzzle).
 # Rows at the protocol's budget (100k updates, batch 256, 4x256 MLPs, 50 episodes every 25k): bc (diffusion),
-# iql, rebrac, fql, calql; and the parity rows (DOMAIN cube-single): parity-fql and parity-iql, the reference
+# iql, rebrac, fql, calql, parl-calql; and the parity rows (DOMAIN cube-single): parity-fql and parity-iql, the reference
 # settings (4x512), 50k updates, evaluations every 10k. Per-domain recipe values (IQL's temperature, FQL's
 # alpha, ReBRAC's alphas) come from each recipe's DOMAIN_DEFAULTS (docs/defaults.md).
 set -euo pipefail
@@ -16,10 +16,19 @@ common=(--dataset "ogbench:$domain-play" --env "$domain-singletask-task$task-v0"
         --set compile=true)
 protocol=(--steps 100000 --set eval_every=25000 --set checkpoint_every=5000 --set hidden=256,256,256,256)
 parity=(--steps 50000 --set eval_every=10000 --set checkpoint_every=2500 --set hidden=512,512,512,512)
+overrides=()  # settings that replace those of `common`
 case $row in
   bc) args=(bc "${protocol[@]}" --set policy=diffusion --set hidden=256,256,256) ;;  # 3 residual blocks of 256
   iql|rebrac|fql) args=("$row" "${protocol[@]}") ;;
-  calql) args=(calql "${protocol[@]}" --set critic_hidden=256,256,256,256) ;;
+  # Cal-QL at the protocol's size, its regularizer estimated on 32 of the batch's states (protocol_rates.py:
+  # 4.8x the rate of every state; about 3 hours a cell, over the budget, as ogbench-cpu.md says)
+  calql) args=(calql "${protocol[@]}" --set critic_hidden=256,256,256,256 --set cql_states=32) ;;
+  # PA-RL's staged pipeline (50k BC, 50k critic pre-training) at the largest setting that fits near the cell's
+  # time (docs/results/parl-throughput.md): diffusion of 2 blocks of 128, k 8 cached samples, m 4, no local
+  # steps while the policy is frozen (acting keeps T 10), 2 Q heads of 4x256, the regularizer on 64 states
+  parl-calql) args=(parl-calql "${protocol[@]}" --set critic_hidden=256,256,256,256 --set hidden=128,128
+                    --set samples=8 --set keep=4 --set pretrain_local_steps=0 --set ensemble=2 --set cql_states=64
+                    ); overrides=(--set compile=false) ;;  # eager: the update takes gradients inside itself
   parity-fql|parity-iql) args=("${row#parity-}" "${parity[@]}") ;;
   *) echo "unknown row $row" >&2; exit 2 ;;
 esac
@@ -27,7 +36,7 @@ name=$row-$domain-s$seed
 dir=$runs/$name
 if [ -f "$dir/summary.json" ]; then echo "$dir is finished"
 elif [ -f "$dir/config.json" ] && ls "$dir"/checkpoints/step_* > /dev/null 2>&1; then anypolicy train --resume "$dir"
-else rm -rf "$dir"; anypolicy train "${args[@]}" "${common[@]}" --run-dir "$dir"; fi  # killed before its first checkpoint
+else rm -rf "$dir"; anypolicy train "${args[@]}" "${common[@]}" "${overrides[@]}" --run-dir "$dir"; fi  # killed before its first checkpoint
 out=docs/results/raw/ogbench-cpu/$name
 mkdir -p "$out"
 cp "$dir"/{config.json,metrics.csv,eval.csv,summary.json} "$out"/

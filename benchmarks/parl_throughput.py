@@ -32,6 +32,19 @@ SETTINGS["paper-critic"] = {"bc_steps": "0"}
 SETTINGS["paper-critic-T2"] = {"bc_steps": "0", "local_steps": "2"}
 # the regularizer on 64 of the batch's 256 states: the candidates at the states are then improved for those only
 SETTINGS["paper-critic-s64"] = {"bc_steps": "0", "cql_states": "64"}
+# the CPU protocol's candidates for a cell (issue 20): 2 heads of 4x256, k 32 cached samples, m 4, no local
+# steps while the policy is frozen (acting keeps its own), the regularizer on 64 states; and one lever at a time
+PROTOCOL = {"bc_steps": "0", "ensemble": "2", "critic_hidden": "256,256,256,256", "local_steps": "0", "keep": "4",
+            "cql_states": "64"}
+SETTINGS["protocol-critic"] = PROTOCOL
+SETTINGS["protocol-critic-k8"] = {**PROTOCOL, "samples": "8"}
+SETTINGS["protocol-critic-T2"] = {**PROTOCOL, "local_steps": "2"}
+SETTINGS["protocol-critic-2x256"] = {**PROTOCOL, "critic_hidden": "256,256"}
+SETTINGS["protocol-critic-m2"] = {**PROTOCOL, "keep": "2"}
+# a smaller diffusion policy (2 residual blocks of 128): the cache's fill is the policy's FLOPs times k
+SMALL = {**PROTOCOL, "hidden": "128,128"}
+SETTINGS["protocol-critic-small-k8"] = {**SMALL, "samples": "8"}
+SETTINGS["protocol-critic-small-k16"] = {**SMALL, "samples": "16"}
 CACHE_STATES = 16384
 LABELS = ("parl/global", "parl/local", "parl/critic", "parl/distill")
 

@@ -62,3 +62,20 @@ def collect_random(env, steps, dataset_id):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # minari asks for authors and links
         return env.create_dataset(dataset_id, algorithm_name="random")
+
+
+def final_weights(run_dir):
+    """The weights of a run's latest checkpoint."""
+    from safetensors.torch import load_file
+
+    from anypolicy.train import checkpoint
+
+    return load_file(str(checkpoint.latest_checkpoint(run_dir) / "weights.safetensors"))
+
+
+def assert_same_weights(a: dict, b: dict):
+    import torch
+
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k

@@ -129,8 +129,9 @@ def toy_fb(tmp_path_factory):
 @pytest.mark.parametrize("method", ["lola", "rela", "cem", "random", "finetune"])
 def test_adaptation_with_a_zero_step_keeps_the_zero_shot_policy(toy_fb, method):
     from anypolicy.bfm.adapt import load_task
+    from anypolicy.train.loop import load_agent
 
-    agent, env_id, next_obs, rewards = load_task(toy_fb)
+    agent, env_id, next_obs, rewards = load_task(*load_agent(toy_fb))
     cfg = AdaptConfig(method=method, episodes=3, eval_every=1, eval_episodes=2, lookahead=10, latents=3,
                       population=3, batch_size=16, updates_per_step=1, residual_hidden=(16, 16),
                       lr=0.0, z_lr=0.0, actor_lr=0.0, critic_lr=0.0, search_sigma=0.0, sigma=0.1)
@@ -147,6 +148,7 @@ def test_rela_regresses_every_residual_head(toy_fb, monkeypatch):
     target and the latent ascent only). Both heads start at zero, so a loss on their minimum would send the
     whole first gradient to one head."""
     from anypolicy.bfm.adapt import load_task
+    from anypolicy.train.loop import load_agent
 
     first_grads = []
 
@@ -158,7 +160,7 @@ def test_rela_regresses_every_residual_head(toy_fb, monkeypatch):
             return super().step(closure)
 
     monkeypatch.setattr(torch.optim, "Adam", Recording)
-    agent, env_id, next_obs, rewards = load_task(toy_fb)
+    agent, env_id, next_obs, rewards = load_task(*load_agent(toy_fb))
     cfg = AdaptConfig(method="rela", episodes=2, eval_every=2, eval_episodes=1, batch_size=16, updates_per_step=1,
                       residual_hidden=(16, 16))
     Adapter(agent, env_id, next_obs, rewards, cfg).run()

@@ -279,6 +279,25 @@ def test_critic_pre_training_keeps_the_policy_and_draws_its_samples_once(monkeyp
     assert not all(torch.equal(q0[k], v) for k, v in agent.q.state_dict().items())
 
 
+def test_critic_pretraining_can_take_fewer_local_steps_than_acting():
+    """pretrain_local_steps=0: stage 2's TD-target candidates are the cached samples themselves (re-ranked, not
+    moved), while acting keeps its T local steps; online, the updates get the acting setting back."""
+    agent = small_parl(offline_distill="false", pretrain_local_steps="0", local_steps="3", step_size="0.1")
+    torch.manual_seed(0)
+    data = {"observations": torch.randn(50, 4), "next_observations": torch.randn(50, 4),
+            "actions": LOW + (HIGH - LOW) * torch.rand(50, 3)}
+    agent.before_update(1, data)
+    batch = toy_batch(data, torch.arange(8))
+    there = agent.improve(agent.normalize(batch["next_observations"]),
+                          samples=agent.cached_samples(batch, "next_observations"))
+    cached = agent.action_cache["next_observations"][:8]
+    assert torch.equal((there.actions.unsqueeze(2) == cached.unsqueeze(1)).all(-1).any(-1),
+                       torch.ones(8, 2, dtype=torch.bool))  # every candidate is one of its state's samples
+    assert agent.optimize.local_steps == 3 and agent.train_optimize.local_steps == 0
+    agent.start_online()
+    assert agent.train_optimize is agent.optimize
+
+
 def test_critic_warm_up_leaves_the_policy_unchanged():
     torch.manual_seed(0)
     agent = small_parl(distill_after="3")

@@ -14,48 +14,13 @@ from safetensors.torch import load_file
 from anypolicy.config import ConfigError
 from anypolicy.train import checkpoint as ckpt
 from anypolicy.train.loop import resume, train
+from conftest import assert_same_weights, final_weights
 
 FAST = ["hidden=32,32", "eval_every=30", "eval_episodes=3", "eval_envs=3", "log_every=10",
         "checkpoint_every=20", "batch_size=64", "tensorboard=false", "progress=false"]
 
 
-def final_weights(run_dir: Path) -> dict:
-    return load_file(str(ckpt.latest_checkpoint(run_dir) / "weights.safetensors"))
-
-
-def assert_same_weights(a: dict, b: dict):
-    assert a.keys() == b.keys()
-    for k in a:
-        assert torch.equal(a[k], b[k]), k
-
-
 SMALL_CRITIC = ["critic_hidden=32,32", "ensemble=3", "samples=8", "keep=3", "local_steps=2"]
-RECIPE_SETS = {"bc": [], "iql": [], "calql": ["critic_hidden=32,32"], "parl-calql": SMALL_CRITIC,
-               "parl-iql": SMALL_CRITIC, "idql": ["critic_hidden=32,32", "samples=8", "keep=8"],
-               "td3bc": ["critic_hidden=32,32", "policy_delay=3"], "fql": [],
-               "rebrac": ["actor_freq=3"],  # the stop at 40 falls between full updates (39, 42)
-               # each optimizer step one compiled graph (train/fused_step.py): Adam's state is the optimizer's
-               "td3bc+compile": ["critic_hidden=32,32", "policy_delay=3", "compile=true"],
-               # the stop at 40 falls inside a cache round (26-50), whose samples are rebuilt from the snapshot
-               "parl-calql+cache": SMALL_CRITIC + ["action_cache=25", "distill_after=10"]}
-
-
-@pytest.mark.parametrize("name", sorted(RECIPE_SETS))
-def test_stopped_run_resumes_to_identical_weights(tmp_path, name):
-    recipe, sets = name.split("+")[0], FAST + RECIPE_SETS[name]
-    if name.endswith("+compile"):  # earlier tests' agents count towards dynamo's per-function recompile limit,
-        torch._dynamo.reset()  # past which it would run the steps eagerly (a separate process starts empty)
-    full = train(recipe, "toy:nav", steps=60, seed=3, run_dir=tmp_path / "full", overrides=sets)
-    part = train(recipe, "toy:nav", steps=60, seed=3, run_dir=tmp_path / "part", overrides=sets, stop_after=40)
-    assert not (part / "summary.json").exists()
-    resume(part)
-    assert_same_weights(final_weights(full), final_weights(part))
-    rows = [json.loads(json.dumps(r)) for r in open(part / "metrics.csv").read().splitlines()[1:]]
-    steps = [int(r.split(",")[0]) for r in rows]
-    assert steps == sorted(set(steps)) and steps[-1] == 60  # no duplicated rows after the resume
-    assert (part / "eval.csv").read_text() == (full / "eval.csv").read_text()
-
-
 def test_staged_parl_resumes_exactly_across_both_stage_switches(tmp_path):
     """PA-RL's pipeline: BC (steps 1-20), critic pre-training against the frozen policy (21-50), online
     fine-tuning with distillation. Stopped inside BC, resumed across the switch to stop inside the critic

@@ -94,7 +94,7 @@ def _eval(args) -> None:
     if read_run_config(Path(args.run_dir))[0].recipe == "fb":  # zero-shot: infer z_r from the task's labels
         from anypolicy.bfm.adapt import zero_shot
 
-        return print(json.dumps(zero_shot(args.run_dir, args.task, episodes=args.episodes or 50), indent=2))
+        return print(json.dumps(zero_shot(*load_agent(args.run_dir), args.task, episodes=args.episodes or 50), indent=2))
     if args.task is not None:
         raise ConfigError("--task selects the task of a zero-shot evaluation: only fb runs have one.")
     agent, tcfg = load_agent(args.run_dir)
@@ -125,9 +125,10 @@ def _eval(args) -> None:
 def _adapt(args) -> None:
     from anypolicy.bfm.adapt import AdaptConfig, adapt
     from anypolicy.config import override, parse_assignments
+    from anypolicy.train.loop import load_agent
 
     cfg, _ = override(AdaptConfig(method=args.method, episodes=args.episodes, seed=args.seed), parse_assignments(args.set))
-    result = adapt(args.run_dir, cfg, task=args.task)
+    result = adapt(*load_agent(args.run_dir), cfg, task=args.task)
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(result, indent=2))
@@ -165,9 +166,11 @@ def _report(args) -> None:
 
 
 def _sweep(args) -> None:
+    from anypolicy.evaluate.report import build_report
     from anypolicy.train.sweep import run_sweep
 
-    out = run_sweep(args.sweep, address=args.address, num_cpus=args.num_cpus, report=not args.no_report)
+    out = run_sweep(args.sweep, address=args.address, num_cpus=args.num_cpus,
+                    report=None if args.no_report else build_report)
     print(f"sweep directory: {out} (results.csv, report.html)")
 
 

@@ -10,7 +10,10 @@ class ConfigError(ValueError):
     """An unknown key or a value of the wrong type."""
 
 
-def convert(key: str, raw: str, tp) -> typing.Any:
+def convert(key: str, raw, tp) -> typing.Any:
+    """`raw` as a value of type `tp`: a `key=value` string parsed, or a Python value (from the API) checked."""
+    if not isinstance(raw, str):
+        return convert_value(key, raw, tp)
     origin = typing.get_origin(tp)
     try:
         if tp is bool:
@@ -31,9 +34,27 @@ def convert(key: str, raw: str, tp) -> typing.Any:
         raise ConfigError(f"'{key}={raw}': expected a value of type {getattr(tp, '__name__', tp)}.") from None
 
 
+def convert_value(key: str, value, tp) -> typing.Any:
+    """A typed value for a field of type `tp`: ints where floats go, lists where tuples go, None where the field
+    is optional; anything else is refused as the string form would be."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        if value is None:
+            return None
+        tp = next(a for a in typing.get_args(tp) if a is not type(None))
+        origin = typing.get_origin(tp)
+    if origin is tuple and isinstance(value, (list, tuple)):
+        return tuple(convert_value(key, v, typing.get_args(tp)[0]) for v in value)
+    if tp is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(tp, type) and isinstance(value, tp) and not (tp is int and isinstance(value, bool)):
+        return value
+    raise ConfigError(f"'{key}={value!r}': expected a value of type {getattr(tp, '__name__', tp)}.")
+
+
 def override(cfg, assignments: dict[str, str], strict: bool = True):
-    """A copy of dataclass `cfg` with string `assignments` converted to the fields' types; the assignments
-    it does not know are returned too (or refused when strict)."""
+    """A copy of dataclass `cfg` with `assignments` (strings, or Python values) converted to the fields' types;
+    the assignments it does not know are returned too (or refused when strict)."""
     hints = typing.get_type_hints(type(cfg))
     names = {f.name for f in dataclasses.fields(cfg)}
     known = {k: convert(k, v, hints[k]) for k, v in assignments.items() if k in names}

@@ -118,6 +118,8 @@ SOURCES: dict[str, str] = {
     "PARLCalQLConfig.bc_steps": f"paper: {PARL} Algorithm 2 line 1 (BC first); the split of an offline budget in "
                                 "half is the CPU protocol's choice (the paper gives steps per domain, none for OGBench)",
     "PARLCalQLConfig.bc_run": "option: none (stage 1 runs inside the same command)",
+    "PARLCalQLConfig.pretrain_local_steps": f"paper: {PARL} takes the same T local steps in every stage (-1); 0 is "
+                                            "the CPU protocol's lever, measured in docs/results/parl-throughput.md",
     "PARLCalQLConfig.offline_distill": f"paper: {PARL} section 5 (BC, then critic pre-training, then online fine-tuning); "
                                        "its reference code distils only online",
     "PARLRLPDConfig.cql_alpha": "paper: RLPD (Ball et al. 2023) has no conservatism",

@@ -1,6 +1,8 @@
 """What every agent shares: construction from a config and a dataset, acting, optimizers, the registry."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import torch
 from torch import nn
@@ -30,6 +32,7 @@ class Agent(nn.Module):
         self.register_buffer("action_high", torch.as_tensor(action_high, dtype=torch.float32).reshape(action_dim))
         self.pixels, self.encoder_trainer = None, None  # image front end (attach_encoder)
         self.fused_steps = None  # compiled steps by (optimizer, loss), once `compiled_update` enables them
+        self.built_from = None  # {"train", "agent", "dims"}: what `save` records (set by train.loop.build_agent)
 
     def normalize(self, obs: torch.Tensor) -> torch.Tensor:
         """What the networks see: standardized states, or the features of uint8 images (augmented while training)."""
@@ -124,7 +127,7 @@ class Agent(nn.Module):
         """One step of `optimizer` on `loss_fn(*args) -> (loss, metrics)`, gradients for its own parameters only
         (an actor's loss through the critic leaves the critic's .grad alone); returns the metrics. Compiled
         (`compiled_update`), the loss, its gradients and the Adam update are one graph
-        (train/fused_step.py)."""
+        (agents/fused_step.py)."""
         fused = self.fused_steps
         if fused is None:
             loss, metrics = loss_fn(*args)
@@ -132,7 +135,7 @@ class Agent(nn.Module):
             return metrics
         key = (id(optimizer), loss_fn.__name__)
         if key not in fused:
-            from anypolicy.train.fused_step import fused_adam_step
+            from anypolicy.agents.fused_step import fused_adam_step
 
             fused[key] = fused_adam_step(self, optimizer, loss_fn)
         return fused[key](*args)
@@ -171,8 +174,49 @@ class Agent(nn.Module):
 
     @torch.no_grad()
     def act(self, obs: np.ndarray | torch.Tensor, deterministic: bool = True) -> np.ndarray:
+        """Actions [B, A] for observations [B, ...] (NumPy or tensors, as the environment gives them)."""
         obs_t = self.policy_input(self.normalize(self.observation_tensor(obs)))
         return self.policy.act(obs_t, deterministic=deterministic).cpu().numpy()
+
+    @torch.no_grad()
+    def sample(self, obs: np.ndarray | torch.Tensor, n: int = 1) -> np.ndarray:
+        """n draws of the policy per observation: [B, n, A]."""
+        if not hasattr(self, "policy"):
+            raise TypeError(f"{type(self).__name__} has no policy to sample from.")
+        obs_t = self.policy_input(self.normalize(self.observation_tensor(obs)))
+        return self.policy.sample(obs_t, n).cpu().numpy()
+
+    @torch.no_grad()
+    def q_value(self, obs: np.ndarray | torch.Tensor, actions: np.ndarray | torch.Tensor,
+                reduce: str = "mean") -> np.ndarray:
+        """Q(s, a) [B] of the critic's heads reduced by mean or min ([heads, B] with reduce='none')."""
+        if not isinstance(getattr(self, "q", None), nn.Module):
+            raise TypeError(f"{type(self).__name__} has no Q-function.")
+        if reduce not in ("mean", "min", "none"):
+            raise ValueError(f"reduce must be mean, min or none, got '{reduce}'.")
+        obs_t = self.normalize(self.observation_tensor(obs))
+        q = self.q(obs_t, torch.as_tensor(actions, dtype=torch.float32, device=obs_t.device))
+        q = q if q.dim() > 1 else q.unsqueeze(0)
+        q = q.mean(0) if reduce == "mean" else q.min(0).values if reduce == "min" else q
+        return q.cpu().numpy()
+
+    def save(self, path) -> "Path":
+        """The agent as a directory that `anypolicy.load` reads: weights.safetensors and agent.json (recipe,
+        configs, sizes), written atomically. Agents built by anypolicy (fit, load, a run) know their configs."""
+        import json
+        from pathlib import Path
+
+        from safetensors.torch import save_file
+
+        from anypolicy.atomic import atomic_directory
+
+        if self.built_from is None:
+            raise ValueError("this agent was built by hand: build it with anypolicy.fit or anypolicy.load to save it.")
+        with atomic_directory(Path(path)) as tmp:
+            save_file({k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()},
+                      str(tmp / "weights.safetensors"))
+            (tmp / "agent.json").write_text(json.dumps(self.built_from, indent=2, default=lambda a: np.asarray(a).tolist()))
+        return Path(path)
 
 
 def step(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
@@ -216,9 +260,22 @@ RECIPES: dict[str, str] = {  # recipe name -> "module:Class"; imported on use
 def recipe_class(name: str) -> type[Agent]:
     import importlib
 
-    if name not in RECIPES:
-        from anypolicy.config import ConfigError
+    from anypolicy.config import ConfigError
 
-        raise ConfigError(f"unknown recipe '{name}'; available: {', '.join(sorted(RECIPES))}.")
-    module, cls = RECIPES[name].split(":")
-    return getattr(importlib.import_module(module), cls)
+    if name not in RECIPES and ":" not in name:
+        raise ConfigError(f"unknown recipe '{name}'; available: {', '.join(sorted(RECIPES))}, or a recipe of your "
+                          "own as package.module:Class (an Agent subclass with a Config dataclass).")
+    module, cls = RECIPES.get(name, name).split(":", 1)
+    try:
+        found = getattr(importlib.import_module(module), cls)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"cannot import recipe '{name}': {exc}") from None
+    if not (isinstance(found, type) and issubclass(found, Agent) and dataclasses.is_dataclass(getattr(found, "Config", None))):
+        raise ConfigError(f"recipe '{name}' is not an Agent subclass with a Config dataclass.")
+    return found
+
+
+def recipe_name(agent_cls: type[Agent]) -> str:
+    """The registered name of a recipe class, or its import path (a user's recipe)."""
+    path = f"{agent_cls.__module__}:{agent_cls.__qualname__}"
+    return next((name for name, p in RECIPES.items() if p == path), path)

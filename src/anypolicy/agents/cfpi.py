@@ -85,12 +85,12 @@ class CFPI(Agent):
         self.critic_opt = self.make_optimizer(self.q, cfg.critic_lr)
         self.policy_opt = self.make_optimizer(self.policy, cfg.policy_lr)
 
-    def q_value(self, obs, actions):
+    def pessimistic_q(self, obs, actions):
         return cfpi.lower_confidence(self.q(obs, actions), self.cfg.lcb_beta)
 
     def improved(self, obs: torch.Tensor) -> torch.Tensor:
         """I(pi_b, Q)(s) for normalized observations [B, S] -> actions [B, A] inside the action box."""
-        cfg, q = self.cfg, self.q_value
+        cfg, q = self.cfg, self.pessimistic_q
         if cfg.operator == "none":
             with torch.no_grad():
                 return self.policy.act(obs, deterministic=True)

@@ -118,8 +118,9 @@ class ActionOptimizing:
             self.fill_cache(data, round_, self.cache_policy)
 
     @torch.no_grad()
-    def fill_cache(self, data: dict[str, torch.Tensor], round_: int, policy, chunk: int = 4096) -> None:
-        """k samples of `policy` for every state of the offline data, from a random stream of the round's own."""
+    def fill_cache(self, data: dict[str, torch.Tensor], round_: int, policy, chunk: int = 256) -> None:
+        """k samples of `policy` for every state of the offline data, from a random stream of the round's own
+        (chunks of 256 states: 1.26x faster than 4096 for a diffusion policy at k = 8, one thread)."""
         device = self.obs_mean.device
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             torch.manual_seed(7919 + round_)  # the main random stream is untouched
@@ -135,13 +136,13 @@ class ActionOptimizing:
             return None
         return self.action_cache[key][batch["indices"], :self.train_optimize.samples]  # fewer late in training
 
-    def q_value(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+    def ranking_q(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         return self.q(obs, actions).mean(0)  # ensemble mean, as the paper ranks actions
 
     def improve(self, obs: torch.Tensor, data_actions: torch.Tensor | None = None,
                 samples: torch.Tensor | None = None, acting: bool = False):
         operator = self.optimize if acting else self.train_optimize
-        candidates = operator(obs, self.policy, self.q_value, self.action_low, self.action_high, data_actions,
+        candidates = operator(obs, self.policy, self.ranking_q, self.action_low, self.action_high, data_actions,
                               samples, self.policy_input(obs))
         if not acting:
             self.track_spread(candidates)
@@ -169,7 +170,7 @@ class ActionOptimizing:
         cfg = self.cfg
         if cfg.act_search != "candidates":
             init = self.policy.sample(self.policy_input(obs_t), cfg.samples) if cfg.act_search == "cem-policy" else None
-            return cem_search(obs_t, self.q_value, self.action_low, self.action_high, init, cfg.cem_iterations,
+            return cem_search(obs_t, self.ranking_q, self.action_low, self.action_high, init, cfg.cem_iterations,
                               cfg.cem_population, max(1, cfg.cem_population // 10)).cpu().numpy()
         candidates = self.improve(obs_t, acting=True)
         return select(candidates, "argmax" if deterministic else self.cfg.selection,
@@ -187,6 +188,7 @@ class PARLCalQLConfig(ActionOptConfig, CalQLConfig):
     bc_steps: int | None = None  # stage 1: BC updates of the base policy (None: half of the run's --steps)
     bc_run: str = ""  # a BC run (recipe bc, same policy) whose policy is stage 1: bc_steps becomes 0
     offline_distill: bool = False  # stage 2 distills too (false: the policy stays frozen until online)
+    pretrain_local_steps: int = -1  # T of the stage-2 updates (-1: local_steps; acting always keeps local_steps)
 
     def resolved(self, tcfg) -> "PARLCalQLConfig":
         """bc_steps for a run of tcfg.steps offline updates, refused where no update would be left for the
@@ -221,6 +223,7 @@ class PARLCalQL(ActionOptimizing, Agent):
         """Stage 3: the fine-tuning loop calls this once, before its first update."""
         self.stage.fill_(ONLINE)
         self.stage_now = ONLINE
+        self.train_optimize = self.optimize  # stage 2's cheaper setting ends here
 
     def before_update(self, step: int, data: dict[str, torch.Tensor] | None) -> None:
         cfg = self.cfg
@@ -233,6 +236,8 @@ class PARLCalQL(ActionOptimizing, Agent):
             self.stage_now = stage
         if self.stage_now == BC:
             return
+        if self.stage_now == CRITIC and cfg.pretrain_local_steps >= 0 and self.train_optimize is self.optimize:
+            self.train_optimize = dataclasses.replace(self.optimize, local_steps=cfg.pretrain_local_steps)
         if self.stage_now == CRITIC and not cfg.offline_distill:
             self.distilling = False
             # the frozen policy's samples of every dataset state, drawn once (again alike on resume: same

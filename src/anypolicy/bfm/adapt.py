@@ -375,29 +375,27 @@ def task_env(env_id: str, task: int | None) -> str:
     return re.sub(r"task\d+", f"task{task}", env_id)
 
 
-def load_task(run_dir, task: int | None = None, env: str | None = None, samples: int = 100_000, seed: int = 0):
-    """An FB run's agent with the task's environment and labelled transitions for inference:
-    (agent, env_id, next_observations [n, S], rewards [n])."""
+def load_task(agent, tcfg, task: int | None = None, env: str | None = None, samples: int = 100_000, seed: int = 0):
+    """An FB run's agent (and its train config, as `anypolicy.train.loop.load_agent` returns them) with the
+    task's environment and labelled transitions for inference: (agent, env_id, next_observations [n, S], rewards [n])."""
     from anypolicy.envs.registry import load_dataset
-    from anypolicy.train.loop import load_agent
 
-    agent, tcfg = load_agent(run_dir)
     if not isinstance(agent, FB):
-        raise ConfigError(f"{run_dir} is a '{tcfg.recipe}' run; zero-shot inference and adaptation need an fb run.")
+        raise ConfigError(f"this is a '{tcfg.recipe}' run; zero-shot inference and adaptation need an fb run.")
     env_id = env or task_env(tcfg.env, task)
     data = load_dataset(tcfg.dataset, env_id, episodes=tcfg.dataset_episodes, seed=0)
     idx = np.random.default_rng(seed).permutation(len(data))[:samples]
     return agent, env_id, data.next_observations.reshape(len(data), -1)[idx], data.rewards[idx]
 
 
-def zero_shot(run_dir, task: int | None = None, env: str | None = None, episodes: int = 50, seed: int = 0) -> dict:
+def zero_shot(agent, tcfg, task: int | None = None, env: str | None = None, episodes: int = 50, seed: int = 0) -> dict:
     """Success and return of pi_{z_r} on a task, z_r inferred from the task's reward labels."""
-    agent, env_id, next_obs, rewards = load_task(run_dir, task, env)
+    agent, env_id, next_obs, rewards = load_task(agent, tcfg, task, env)
     agent.z_task.copy_(TaskValue(agent, next_obs, rewards, 0.99).z_r)
     return {"env": env_id, **evaluate(lambda o: agent.act(o), env_id, episodes, seed=seed)}
 
 
-def adapt(run_dir, cfg: AdaptConfig, task: int | None = None, env: str | None = None) -> dict:
-    agent, env_id, next_obs, rewards = load_task(run_dir, task, env)
+def adapt(agent, tcfg, cfg: AdaptConfig, task: int | None = None, env: str | None = None) -> dict:
+    agent, env_id, next_obs, rewards = load_task(agent, tcfg, task, env)
     torch.manual_seed(cfg.seed)
     return Adapter(agent, env_id, next_obs, rewards, cfg).run()

@@ -84,6 +84,20 @@ def make_configs(recipe: str, assignments: dict[str, str], **train_fields):
         valid = sorted({f.name for f in dataclasses.fields(tcfg)} | {f.name for f in dataclasses.fields(acfg)})
         raise ConfigError(f"unknown config key(s) {', '.join(sorted(unknown))} for recipe '{tcfg.recipe}'; "
                           f"valid keys: {', '.join(valid)}.")
+    return checked_configs(tcfg, acfg)
+
+
+def explicit_configs(tcfg: TrainConfig, acfg):
+    """Typed configs from the Python API: the agent config's fields left at their class defaults take the
+    dataset's domain defaults, as the command line's unset keys do; the rest are checked as there."""
+    tcfg = override(TrainConfig(), {f.name: getattr(tcfg, f.name) for f in dataclasses.fields(tcfg)})[0]
+    base = type(acfg)()
+    given = {f.name: getattr(acfg, f.name) for f in dataclasses.fields(acfg) if getattr(acfg, f.name) != getattr(base, f.name)}
+    return checked_configs(tcfg, override(domain_defaults(base, tcfg.dataset), given)[0])  # values type-checked
+
+
+def checked_configs(tcfg: TrainConfig, acfg):
+    """Every refusal of a bad value and every run-dependent field, before anything is written."""
     check_policy_config(acfg)
     check_ranges(tcfg)
     check_ranges(acfg)
@@ -172,6 +186,7 @@ def build_agent(tcfg: TrainConfig, acfg, dims: dict, device, obs_mean=None, obs_
         encoders = [make_encoder(tcfg.encoder, channels, size, tcfg.encoder_features)
                     for _ in range(2 if tcfg.encoder_sharing == "separate" else 1)]
         agent.attach_encoder(PixelInput(encoders[0], tcfg.augment_pad, *encoders[1:]))
+    agent.built_from = {"format": 1, "train": to_dict(tcfg), "agent": to_dict(acfg), "dims": dims}
     return agent.to(device)  # moves parameters in place: the optimizers keep pointing at them
 
 
@@ -182,7 +197,12 @@ def train(recipe: str, dataset: str | None = None, env: str | None = None, steps
     step after writing a checkpoint, as a kill would (used to test resume)."""
     assignments = overrides if isinstance(overrides, dict) else parse_assignments(overrides or [])
     tcfg, acfg = make_configs(recipe, assignments, dataset=dataset, env=env, steps=steps, seed=seed)
-    run_dir = Path(run_dir or Path("runs") / f"{tcfg.recipe}-{datetime.now():%Y%m%d-%H%M%S}")
+    return train_configs(tcfg, acfg, run_dir, stop_after)
+
+
+def train_configs(tcfg: TrainConfig, acfg, run_dir: str | Path | None = None, stop_after: int | None = None) -> Path:
+    """Train from checked configs (`make_configs`, `explicit_configs`) and return the run directory."""
+    run_dir = Path(run_dir or Path("runs") / f"{tcfg.recipe.split(':')[-1]}-{datetime.now():%Y%m%d-%H%M%S}")
     refuse_existing_run(run_dir)  # before the data are loaded
     device = resolve_device(tcfg.device)
     tcfg, data = checked_data(tcfg, acfg, device)
@@ -234,14 +254,17 @@ def read_run_config(run_dir: Path):
     """The train and agent configs a run was started with."""
     if not (run_dir / "config.json").exists():
         raise FileNotFoundError(f"{run_dir} is not a run directory (no config.json).")
-    config = json.loads((run_dir / "config.json").read_text())
+    return configs_from(json.loads((run_dir / "config.json").read_text()), run_dir)
 
+
+def configs_from(config: dict, where) -> tuple:
+    """The train and agent configs of a config.json or agent.json ({"train": ..., "agent": ...})."""
     def build(cls, values: dict):  # keys an older version wrote and this one no longer has are dropped
         known = {f.name for f in dataclasses.fields(cls)}
         if set(values) - known:
             import warnings
 
-            warnings.warn(f"{run_dir}: ignoring config keys this version does not have: "
+            warnings.warn(f"{where}: ignoring config keys this version does not have: "
                           f"{', '.join(sorted(set(values) - known))}.")
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items() if k in known})
 

@@ -99,7 +99,9 @@ def run_one(run: RunSpec) -> dict:
             "return_mean": summary["final_eval"].get("return_mean"), "run_dir": str(run_dir), "status": status}
 
 
-def run_sweep(path: str | Path, address: str | None = None, num_cpus: int | None = None, report: bool = True) -> Path:
+def run_sweep(path: str | Path, address: str | None = None, num_cpus: int | None = None, report=None) -> Path:
+    """Run (or resume) every run of a sweep file on Ray, write results.csv; `report(run_dirs, path, title)`
+    (the CLI passes evaluate/report.py's build_report) then makes report.html of the finished runs."""
     try:
         import ray
     except ImportError:
@@ -136,10 +138,7 @@ def run_sweep(path: str | Path, address: str | None = None, num_cpus: int | None
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    if report:
-        from anypolicy.evaluate.report import build_report
-
-        finished = [r["run_dir"] for r in rows if not r["status"].startswith("failed")]
-        if finished:
-            build_report(finished, out / "report.html", title=f"sweep {spec['name']}")
+    finished = [r["run_dir"] for r in rows if not r["status"].startswith("failed")]
+    if report is not None and finished:
+        report(finished, out / "report.html", title=f"sweep {spec['name']}")
     return out
