@@ -1,4 +1,5 @@
-# Two entry points: `make demo` (install + quickstart) and `make test` (install test extras + pytest).
+# Two entry points: `make demo` (install + quickstart) and `make test` (install test extras + the fast tests);
+# `make test-slow` runs the second tier (learning, browser, Ray), as CI does after `make test`.
 PYTHON ?= python3
 VENV ?= .venv
 PIP := $(VENV)/bin/pip
@@ -25,7 +26,11 @@ chromium:
 	  { $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq && \
 	    $$( [ "$$(id -u)" = 0 ] || echo sudo ) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-test: install chromium
-	$(VENV)/bin/python -m pytest -q -x
+# the fast tier (about 10 minutes on 2 cores); the slow tier holds the learning, browser and Ray checks
+test: install
+	$(VENV)/bin/python -m pytest -q -x --durations=15
 
-.PHONY: install demo test chromium
+test-slow: install chromium
+	$(VENV)/bin/python -m pytest -q -x -m slow --durations=15
+
+.PHONY: install demo test test-slow chromium

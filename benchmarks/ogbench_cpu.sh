@@ -23,10 +23,10 @@ case $row in
   # Cal-QL at the protocol's size, its regularizer estimated on 32 of the batch's states (protocol_rates.py:
   # 4.8x the rate of every state; about 3 hours a cell, over the budget, as ogbench-cpu.md says)
   calql) args=(calql "${protocol[@]}" --set critic_hidden=256,256,256,256 --set cql_states=32) ;;
-  # PA-RL's staged pipeline (50k BC, 50k critic pre-training) at the largest setting that fits near the cell's
+  # PA-RL's staged pipeline (50k BC, 50k critic pre-training) at the largest setting that comes near the cell's
   # time (docs/results/parl-throughput.md): diffusion of 2 blocks of 128, k 8 cached samples, m 4, no local
-  # steps while the policy is frozen (acting keeps T 10), 2 Q heads of 4x256, the regularizer on 64 states
-  parl-calql) args=(parl-calql "${protocol[@]}" --set critic_hidden=256,256,256,256 --set hidden=128,128
+  # steps while the policy is frozen (acting keeps T 10), 2 Q heads of 2x256, the regularizer on 64 states
+  parl-calql) args=(parl-calql "${protocol[@]}" --set critic_hidden=256,256 --set hidden=128,128
                     --set samples=8 --set keep=4 --set pretrain_local_steps=0 --set ensemble=2 --set cql_states=64
                     ); overrides=(--set compile=false) ;;  # eager: the update takes gradients inside itself
   parity-fql|parity-iql) args=("${row#parity-}" "${parity[@]}") ;;

@@ -45,6 +45,7 @@ SETTINGS["protocol-critic-m2"] = {**PROTOCOL, "keep": "2"}
 SMALL = {**PROTOCOL, "hidden": "128,128"}
 SETTINGS["protocol-critic-small-k8"] = {**SMALL, "samples": "8"}
 SETTINGS["protocol-critic-small-k16"] = {**SMALL, "samples": "16"}
+SETTINGS["protocol-critic-small-k8-2x256"] = {**SMALL, "samples": "8", "critic_hidden": "256,256"}
 CACHE_STATES = 16384
 LABELS = ("parl/global", "parl/local", "parl/critic", "parl/distill")
 

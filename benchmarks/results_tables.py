@@ -278,7 +278,8 @@ def faithful_parity():
 
 
 OGBENCH_ROWS = {"bc": "BC (diffusion)", "iql": "IQL", "rebrac": "ReBRAC", "fql": "FQL", "calql": "Cal-QL",
-                "idql": "IDQL", "parl-iql": "parl-iql (diffusion)", "parl-calql": "parl-calql (diffusion)"}
+                "idql": "IDQL", "parl-iql": "parl-iql (diffusion)",
+                "parl-calql": "parl-calql (diffusion 2x128, k 8, heads 2x256)"}  # the CPU setting: parl-throughput.md
 
 
 def train_minutes(metrics_csv: Path) -> float:

@@ -348,3 +348,36 @@ def test_bad_act_search_is_refused():
     with pytest.raises(ConfigError, match="act_search must be one of"):
         PARLCalQLConfig(act_search="cem")
 
+
+
+def test_every_registered_operator_acts_inside_the_bounds_and_the_recipes_select_them_by_name():
+    """One registry (improve/registry.py) for CFPI's operator, IQL's act_improve and PA-RL's act_search: every
+    operator returns one action per state inside the box; a name or a policy an operator cannot use is refused."""
+    from anypolicy.agents.cfpi import CFPI, CFPIConfig
+    from anypolicy.agents.iql import IQL, IQLConfig
+    from anypolicy.improve.registry import OPERATORS, Settings, check_operator, improve_actions
+    from anypolicy.policies import make_policy
+
+    torch.manual_seed(0)
+    obs = torch.randn(6, 4)
+    q = lambda o, a: -((a - 0.3) ** 2).sum(-1)  # noqa: E731  the maximizer (0.3, 0.3, 0.3) lies inside the box
+    mixture = make_policy("mixture", 4, 3, LOW.numpy(), HIGH.numpy(), hidden=(16, 16))
+    diffusion = make_policy("diffusion", 4, 3, LOW.numpy(), HIGH.numpy(), hidden=(16, 16))
+    settings = Settings(samples=8, optimization=ActionOptimization(8, 3, 2, 0.05))
+    for name in OPERATORS:
+        for policy in (mixture, diffusion):
+            try:
+                check_operator(name, policy)
+            except ConfigError:
+                assert policy is diffusion and name in ("sg", "mg", "lse", "jensen", "mg-ms")
+                continue
+            actions = improve_actions(name, obs, policy, q, LOW, HIGH, settings)
+            assert actions.shape == (6, 3) and (actions >= LOW).all() and (actions <= HIGH).all(), name
+    with pytest.raises(ConfigError, match="act_search must be one of"):
+        PARLCalQLConfig(act_search="simulated-annealing")
+    for agent in (IQL(IQLConfig(hidden=(16, 16), act_improve="ebcq"), 4, 3, LOW.numpy(), HIGH.numpy()),
+                  CFPI(CFPIConfig(hidden=(16, 16), critic_hidden=(16, 16), operator="cem-policy"), 4, 3,
+                       LOW.numpy(), HIGH.numpy()),
+                  small_parl(act_search="ebcq")):
+        actions = agent.act(np.random.default_rng(0).normal(size=(5, 4)).astype(np.float32))
+        assert actions.shape == (5, 3) and (actions >= LOW.numpy()).all() and (actions <= HIGH.numpy()).all()

@@ -13,6 +13,9 @@ def final_success(run_dir):
     return json.loads((run_dir / "summary.json").read_text())["final_eval"]["success"]
 
 
+pytestmark = pytest.mark.slow  # the second tier (make test-slow)
+
+
 @pytest.fixture(scope="module")
 def bc_toy(tmp_path_factory):
     """Gaussian BC on the toy task, 3000 updates at lr 1e-3, seed 0: the baseline of the tests below (14%)."""

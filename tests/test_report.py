@@ -13,6 +13,8 @@ from anypolicy.train.loop import train
 FAST = ["hidden=32,32", "eval_every=20", "eval_episodes=3", "eval_envs=3", "log_every=10", "checkpoint_every=40",
         "batch_size=64", "tensorboard=false", "progress=false"]
 
+pytestmark = pytest.mark.slow  # the second tier (make test-slow)
+
 
 @pytest.fixture(scope="module")
 def sweep(tmp_path_factory):

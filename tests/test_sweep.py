@@ -27,6 +27,7 @@ recipe_overrides: {{iql: {{beta: 3}}}}
 """
 
 
+@pytest.mark.slow  # Ray, 12 runs and a browser: the second tier
 def test_sweep_runs_on_ray_resumes_without_redoing_finished_runs(tmp_path):
     sweep = tmp_path / "toy.yaml"
     sweep.write_text(SWEEP.format(out=tmp_path / "out"))

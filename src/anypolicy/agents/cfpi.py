@@ -22,13 +22,10 @@ import numpy as np
 import torch
 
 from anypolicy.agents.base import Agent, step
-from anypolicy.config import ConfigError
 from anypolicy.critics.q import QEnsemble, polyak_update
 from anypolicy.improve import cfpi
+from anypolicy.improve.registry import STANDALONE, Settings, check_operator, improve_actions
 from anypolicy.policies import policy_from_config
-
-OPERATORS = ("mg", "lse", "jensen", "sg", "det", "ebcq", "mg-ms", "none")
-GAUSSIAN = ("mg", "lse", "jensen", "sg", "mg-ms")
 
 
 @dataclass
@@ -48,7 +45,7 @@ class CFPIConfig:
     policy_lr: float = 1e-4
     discount: float = 0.99
     target_tau: float = 0.005
-    operator: str = "mg"  # improvement at action time (and in the TD target when iterative): see OPERATORS
+    operator: str = "mg"  # improvement at action time (and in the TD target when iterative): improve/registry.py
     log_tau: float = 0.5  # trust region of the Gaussian operators: pi_b(a) >= pi_b(mean) / tau
     delta: float = 0.1  # I_DET step: a move of length sqrt(2 delta) in action units
     samples: int = 10  # draws for ebcq / det
@@ -60,8 +57,7 @@ class CFPIConfig:
     needs_next_actions: bool = True  # SARSA needs the dataset's next actions
 
     def __post_init__(self):
-        if self.operator not in OPERATORS:
-            raise ConfigError(f"operator must be one of {', '.join(OPERATORS)}, got '{self.operator}'.")
+        check_operator(self.operator, allowed=STANDALONE)
 
 
 @dataclass
@@ -79,9 +75,7 @@ class CFPI(Agent):
         self.q = QEnsemble.from_config(cfg, obs_dim, action_dim)
         self.q_target = copy.deepcopy(self.q).requires_grad_(False)
         self.policy = policy_from_config(cfg, obs_dim, action_dim, self.action_low, self.action_high)
-        if cfg.operator in GAUSSIAN and not hasattr(self.policy, "gaussian_mixture"):
-            raise ConfigError(f"operator '{cfg.operator}' needs a Gaussian (mixture) behavior policy (policy=mixture); "
-                              f"for '{cfg.policy}' use operator=det or ebcq.")
+        check_operator(cfg.operator, self.policy, STANDALONE)
         self.critic_opt = self.make_optimizer(self.q, cfg.critic_lr)
         self.policy_opt = self.make_optimizer(self.policy, cfg.policy_lr)
 
@@ -90,29 +84,9 @@ class CFPI(Agent):
 
     def improved(self, obs: torch.Tensor) -> torch.Tensor:
         """I(pi_b, Q)(s) for normalized observations [B, S] -> actions [B, A] inside the action box."""
-        cfg, q = self.cfg, self.pessimistic_q
-        if cfg.operator == "none":
-            with torch.no_grad():
-                return self.policy.act(obs, deterministic=True)
-        if cfg.operator == "ebcq":
-            return cfpi.ebcq(obs, q, self.policy, cfg.samples)
-        if cfg.operator == "det":
-            return cfpi.any_sampler(obs, q, self.policy, cfg.samples, cfg.delta, self.action_low, self.action_high)
-        with torch.no_grad():
-            weights, means, variances = self.policy.gaussian_mixture(obs)
-        covs = torch.diag_embed(variances)
-        if cfg.operator == "sg":  # one Gaussian with the mixture's mean and covariance
-            mean = (weights.unsqueeze(-1) * means).sum(1)
-            spread = (means - mean.unsqueeze(1)).unsqueeze(-1)
-            cov = (weights[..., None, None] * (covs + spread @ spread.transpose(-1, -2))).sum(1)
-            action = cfpi.single_gaussian(obs, q, mean, cov, cfg.log_tau)
-        elif cfg.operator == "mg-ms":
-            action = cfpi.mixture_best_mean(obs, q, weights, means, cfg.threshold)
-        else:
-            bound = {"mg": cfpi.mixture, "lse": lambda *a: cfpi.logsumexp_bound(*a)[0],
-                     "jensen": lambda *a: cfpi.jensen_bound(*a)[0]}[cfg.operator]
-            action = bound(obs, q, weights, means, covs, cfg.log_tau, cfg.threshold)
-        return action.detach().clamp(self.action_low, self.action_high)
+        cfg = self.cfg
+        return improve_actions(cfg.operator, obs, self.policy, self.pessimistic_q, self.action_low, self.action_high,
+                               Settings(cfg.samples, cfg.delta, cfg.log_tau, cfg.threshold))
 
     def update(self, batch):
         cfg = self.cfg

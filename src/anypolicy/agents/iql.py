@@ -24,6 +24,7 @@ from anypolicy.config import ConfigError
 from anypolicy.critics.losses import expectile_loss
 from anypolicy.critics.q import QEnsemble, ValueNet, polyak_update
 from anypolicy.improve import cfpi
+from anypolicy.improve.registry import STANDALONE, Settings, check_operator, improve_actions
 from anypolicy.policies import policy_from_config
 
 
@@ -46,8 +47,8 @@ class IQLConfig:
     advantage_critic: str = "online"  # Q of the advantage: online (its minimum, no gradient) or target
     action_refeed: bool = False  # the action enters every layer of the Q heads (PA-RL's critic for images)
     activation: str = "gelu"  # hidden activation of every MLP: gelu, relu, silu, tanh
-    act_improve: str = "none"  # "sg": act with CFPI's I_SG step on the Gaussian policy against Q (thesis Table 3.3)
-    act_log_tau: float = 0.5  # its trust region, in the Gaussian's pre-tanh space
+    act_improve: str = "none"  # act by an improvement operator (improve/registry.py), e.g. sg: CFPI's I_SG step on the Gaussian policy against Q (thesis Table 3.3)
+    act_log_tau: float = 0.5  # trust region of sg, in the Gaussian's pre-tanh space
     act_lcb_beta: float = 0.7071  # Q for that step: mean - beta * std over the heads
     # OGBench domains: FQL's per-task AWR temperature (its README and appendix; cube-single 1 is also the
     # reference run of ../shared/BENCHMARKS.md)
@@ -71,12 +72,9 @@ class IQL(Agent):
         self.v = ValueNet(obs_dim, critic_hidden, cfg.critic_layer_norm, cfg.activation, cfg.norm_after_activation,
                           cfg.init)
         self.policy = policy_from_config(cfg, obs_dim, action_dim, action_low, action_high)
-        if cfg.act_improve not in ("none", "sg") or cfg.advantage_critic not in ("online", "target"):
-            raise ConfigError(f"act_improve must be none or sg and advantage_critic online or target, got "
-                              f"'{cfg.act_improve}', '{cfg.advantage_critic}'.")
-        if cfg.act_improve == "sg" and not hasattr(self.policy, "pre_tanh"):
-            raise ConfigError("act_improve=sg needs the Gaussian policy (policy=gaussian): I_SG steps from its mean "
-                              "within its covariance.")
+        if cfg.advantage_critic not in ("online", "target"):
+            raise ConfigError(f"advantage_critic must be online or target, got '{cfg.advantage_critic}'.")
+        check_operator(cfg.act_improve, self.policy, STANDALONE, "act_improve")
         # one optimizer over the three networks: their losses share no gradients (see `losses`)
         self.opt = self.make_optimizer(torch.nn.ModuleList([self.q, self.v, self.policy]), cfg.lr)
 
@@ -108,18 +106,16 @@ class IQL(Agent):
         weights = torch.exp(self.cfg.beta * advantage).clamp(max=self.cfg.max_weight)
         return self.policy.loss(self.policy_input(obs), batch["actions"], weights)
 
-    @torch.no_grad()
     def act(self, obs, deterministic: bool = True):
-        """With act_improve=sg, the improved mean of CFPI's single-Gaussian operator: one closed-form step
-        of the pre-tanh Gaussian along Sigma grad Q, to the boundary of its tau trust region."""
-        if self.cfg.act_improve == "none":
+        """With act_improve (e.g. sg: CFPI's single-Gaussian step of the pre-tanh Gaussian along Sigma grad Q, to
+        the boundary of its tau trust region), the improved action against Q's lower confidence bound."""
+        cfg = self.cfg
+        if cfg.act_improve == "none":
             return super().act(obs, deterministic)
-        policy = self.policy
         obs_t = self.normalize(self.observation_tensor(obs))
-        mean, std = policy.pre_tanh(self.policy_input(obs_t))
-        q_fn = lambda o, u: cfpi.lower_confidence(self.q(o, policy.squash(u)), self.cfg.act_lcb_beta)  # noqa: E731
-        u = cfpi.single_gaussian(obs_t, q_fn, mean, torch.diag_embed(std.pow(2)), self.cfg.act_log_tau)
-        return policy.squash(u).cpu().numpy()
+        q_fn = lambda o, a: cfpi.lower_confidence(self.q(o, a), cfg.act_lcb_beta)  # noqa: E731
+        return improve_actions(cfg.act_improve, obs_t, self.policy, q_fn, self.action_low, self.action_high,
+                               Settings(log_tau=cfg.act_log_tau, policy_obs=self.policy_input(obs_t))).cpu().numpy()
 
     def moving_averages(self):
         return [("q_target", "q", self.cfg.target_tau)] + super().moving_averages()

@@ -11,7 +11,8 @@ An update
        softmax(Q / temperature)), for any policy class.
 
 At evaluation the agent acts with the argmax of the optimized candidates (act_optimize=true), or by CEM
-search on the critic started from the policy's samples or from the whole action box (act_search).
+search on the critic started from the policy's samples or from the whole action box, or any other operator of
+improve/registry.py (act_search).
 Options for expensive policies and hybrid starts: an action cache (policy samples for every dataset state
 drawn ahead in large batches, refreshed every `action_cache` updates; the critic still re-ranks them each
 update), a critic warm-up (no distillation for the first `distill_after` updates), distillation every
@@ -36,7 +37,8 @@ from anypolicy.agents.iql import IQL, IQLConfig
 from anypolicy.config import ConfigError
 from anypolicy.critics.losses import conservative_td_loss
 from anypolicy.critics.q import polyak_update
-from anypolicy.improve import ActionOptimization, cem_search, distillation_targets, select
+from anypolicy.improve import ActionOptimization, distillation_targets, select
+from anypolicy.improve.registry import Settings, check_operator, improve_actions
 
 
 @dataclass
@@ -55,7 +57,7 @@ class ActionOptConfig:
     distill_auto_std: float = 1.0  # auto (Appendix B): argmax while the candidates' Q std stays below this
     temperature: float = 1.0  # of the softmax over candidate Q-values
     act_optimize: bool = True  # act with the argmax of optimized candidates (false: the policy's own act)
-    act_search: str = "candidates"  # acting search: candidates (global + local), cem-policy, cem-random
+    act_search: str = "candidates"  # acting operator (improve/registry.py): candidates (global + local), cem-policy, ...
     cem_iterations: int = 5  # CEM rounds at action time
     cem_population: int = 64  # CEM draws per round (the best tenth are the elites)
     action_cache: int = 0  # >0: draw the k samples of every dataset state ahead, refresh every N updates
@@ -74,10 +76,10 @@ class ActionOptConfig:
                               "late setting draws fewer candidates, not more.")
         for name, allowed in (("selection", ("argmax", "sample")), ("distill", ("argmax", "sample", "all", "auto")),
                               ("local_rule", ("best-of-T", "first-failure")),
-                              ("act_search", ("candidates", "cem-policy", "cem-random")),
                               ("local_step", ("gradient", "cfpi"))):
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"{name} must be one of {', '.join(allowed)}, got '{getattr(self, name)}'.")
+        check_operator(self.act_search, key="act_search")
 
 
 class ActionOptimizing:
@@ -89,6 +91,7 @@ class ActionOptimizing:
         # Appendix B's rule for distill=auto: the spread of candidate Q-values, followed while the critic learns
         self.register_buffer("candidate_q_spread", torch.zeros(()))
         self.train_optimize = self.optimize  # what the updates use: the late setting replaces it (acting never)
+        check_operator(cfg.act_search, self.policy, key="act_search")
         self.distilling = True
         # Python decisions between updates (warm-up, schedules, cache refresh) cannot live inside a replayed
         # CUDA graph
@@ -168,10 +171,11 @@ class ActionOptimizing:
             return Agent.act(self, obs, deterministic)
         obs_t = self.normalize(self.observation_tensor(obs))
         cfg = self.cfg
-        if cfg.act_search != "candidates":
-            init = self.policy.sample(self.policy_input(obs_t), cfg.samples) if cfg.act_search == "cem-policy" else None
-            return cem_search(obs_t, self.ranking_q, self.action_low, self.action_high, init, cfg.cem_iterations,
-                              cfg.cem_population, max(1, cfg.cem_population // 10)).cpu().numpy()
+        if cfg.act_search != "candidates":  # another operator of the registry (CEM, re-ranking, ...)
+            settings = Settings(samples=cfg.samples, log_tau=cfg.cfpi_log_tau, cem_iterations=cfg.cem_iterations,
+                                cem_population=cfg.cem_population, policy_obs=self.policy_input(obs_t))
+            return improve_actions(cfg.act_search, obs_t, self.policy, self.ranking_q, self.action_low,
+                                   self.action_high, settings).cpu().numpy()
         candidates = self.improve(obs_t, acting=True)
         return select(candidates, "argmax" if deterministic else self.cfg.selection,
                       self.cfg.temperature).detach().cpu().numpy()
