@@ -21,6 +21,6 @@ agent = ap.fit(config, "toy:nav", steps=args.steps, run_dir=args.out, train=trai
 obs = np.zeros((4, agent.obs_dim), np.float32)
 actions = agent.act(obs)                                   # NumPy in, NumPy out
 print("actions", np.array2string(actions, precision=2), "Q", np.array2string(agent.q_value(obs, actions), precision=2))
-print("evaluation", ap.evaluate(agent, episodes=5))
+print("evaluation", ap.evaluate_agent(agent, episodes=5))
 agent.save(f"{args.out}-agent")                            # weights.safetensors + agent.json
 assert np.allclose(ap.load(f"{args.out}-agent").act(obs), actions)

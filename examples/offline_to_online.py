@@ -19,11 +19,11 @@ train = ap.TrainConfig(eval_every=0, eval_episodes=5, progress=False, tensorboar
 parl = ap.PARLCalQLConfig(hidden=(64, 64), critic_hidden=(64, 64), ensemble=2, samples=8, keep=4, local_steps=2)
 offline = ap.fit(parl, "toy:nav", steps=args.steps, run_dir=f"{args.out}/parl", train=train)
 online = ap.fit_online(offline.run_dir, args.online_steps, run_dir=f"{args.out}/parl-online")
-print("offline", ap.evaluate(offline, 5)["success"], "-> online", ap.evaluate(online, 5)["success"])
+print("offline", ap.evaluate_agent(offline, 5)["success"], "-> online", ap.evaluate_agent(online, 5)["success"])
 
 # hybrid: a BC policy, then RLPD + PA-RL online with 50/50 offline/online batches
 bc = ap.fit(ap.BCConfig(policy="diffusion", hidden=(64, 64)), "toy:nav", steps=args.steps,
             run_dir=f"{args.out}/bc", train=train)
 hybrid = ap.fit_online(bc.run_dir, args.online_steps, run_dir=f"{args.out}/hybrid", recipe="parl-rlpd",
                        critic_hidden=(64, 64), ensemble=2, samples=8, keep=4, local_steps=2, updates_per_step=1)
-print("hybrid", ap.evaluate(hybrid, 5)["success"])
+print("hybrid", ap.evaluate_agent(hybrid, 5)["success"])

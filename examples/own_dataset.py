@@ -39,4 +39,4 @@ data = Dataset(observations=np.array(rows["obs"], np.float32), actions=np.array(
 
 agent = ap.fit(ap.TD3BCConfig(), data, env="Pendulum-v1", steps=args.steps, run_dir=args.out,
                train=ap.TrainConfig(eval_every=0, eval_episodes=3, progress=False, tensorboard=False))
-print("return", ap.evaluate(agent, 3)["return_mean"])
+print("return", ap.evaluate_agent(agent, 3)["return_mean"])

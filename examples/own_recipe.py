@@ -48,4 +48,4 @@ if __name__ == "__main__":
     agent = ap.fit(FilteredTD3BCConfig(margin=0.0), "toy:nav", steps=args.steps, run_dir=args.out,
                    recipe="examples.own_recipe:FilteredTD3BC",
                    train=ap.TrainConfig(eval_every=0, eval_episodes=5, progress=False, tensorboard=False))
-    print(type(agent).__name__, ap.evaluate(agent, 5))
+    print(type(agent).__name__, ap.evaluate_agent(agent, 5))

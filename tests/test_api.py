@@ -45,7 +45,7 @@ def test_trains_saves_loads_and_evaluates_without_the_cli(tmp_path, config):
     assert type(again) is type(agent) and again.cfg == agent.cfg
     assert all(torch.equal(a, b) for a, b in zip(agent.state_dict().values(), again.state_dict().values()))
     assert np.allclose(again.q_value(OBS, actions), q)
-    result = ap.evaluate(again, episodes=2)
+    result = ap.evaluate_agent(again, episodes=2)
     assert 0 <= result["success"] <= 100 and result["episodes"] == 2
 
 
@@ -80,7 +80,7 @@ def test_a_users_recipe_by_import_path(tmp_path):
 
 
 def test_typed_values_are_checked_and_domain_defaults_fill_the_unset_fields(tmp_path):
-    from anypolicy.train.loop import TrainConfig, explicit_configs
+    from anypolicy.train.run_config import TrainConfig, explicit_configs
 
     cube = TrainConfig(recipe="iql", dataset="ogbench:cube-single-play")
     assert explicit_configs(cube, ap.IQLConfig())[1].beta == 1.0  # the FQL paper's cube temperature
@@ -100,6 +100,8 @@ def test_typed_values_are_checked_and_domain_defaults_fill_the_unset_fields(tmp_
                            "progress": False, "tensorboard": False, "threads": 1})
     assert json.loads((run / "config.json").read_text())["agent"]["expectile"] == 0.8
     assert "IQLConfig" in dir(ap) and ap.load(run).cfg.expectile == 0.8
+    import anypolicy.evaluate.report  # noqa: F401  a subpackage imported later must not hide an API name
+    assert all(callable(getattr(ap, name)) for name in ap.API)
 
 
 EXAMPLES = {"offline.py": ["--steps", "40"], "offline_to_online.py": ["--steps", "40", "--online-steps", "60"],

@@ -1,8 +1,8 @@
 """anypolicy: offline RL and fine-tuning for any policy class. The Python API (anypolicy/api.py):
-`fit`, `fit_online`, `resume`, `load`, `evaluate`, `TrainConfig`, and every recipe's typed config (`IQLConfig`,
+`fit`, `fit_online`, `resume`, `load`, `evaluate_agent`, `TrainConfig`, and every recipe's typed config (`IQLConfig`,
 `PARLCalQLConfig`, ...). Names are imported on first use, so the command line starts fast."""
 
-API = ("fit", "fit_online", "resume", "load", "evaluate", "config_classes")
+API = ("fit", "fit_online", "resume", "load", "evaluate_agent", "config_classes")
 
 
 def __getattr__(name: str):
@@ -11,7 +11,7 @@ def __getattr__(name: str):
 
         return getattr(api, name)
     if name == "TrainConfig":
-        from anypolicy.train.loop import TrainConfig
+        from anypolicy.train.run_config import TrainConfig
 
         return TrainConfig
     if name == "OnlineConfig":

@@ -22,7 +22,7 @@ from anypolicy.agents.base import RECIPES, Agent, recipe_class
 from anypolicy.config import ConfigError
 from anypolicy.data.dataset import Dataset
 from anypolicy.train import loop, online
-from anypolicy.train.loop import TrainConfig
+from anypolicy.train.run_config import TrainConfig, configs_from, explicit_configs
 
 def config_classes() -> dict[str, type]:
     """Every registered recipe's config class by its name (IQLConfig, PARLCalQLConfig, ...)."""
@@ -84,7 +84,7 @@ def fit(config, dataset: str | Dataset | None = None, *, env: str | None = None,
         dataset = stored(dataset)
     fields = {"recipe": name, "dataset": dataset, "env": env, "steps": steps, "seed": seed}
     tcfg = dataclasses.replace(train or TrainConfig(), **{k: v for k, v in fields.items() if v is not None})
-    tcfg, acfg = loop.explicit_configs(tcfg, config)
+    tcfg, acfg = explicit_configs(tcfg, config)
     return load(loop.train_configs(tcfg, acfg, run_dir, stop_after))
 
 
@@ -111,7 +111,7 @@ def load(path: str | Path, device: str = "cpu") -> Agent:
         from safetensors.torch import load_file
 
         saved = json.loads((path / "agent.json").read_text())
-        tcfg, acfg = loop.configs_from(saved, path)
+        tcfg, acfg = configs_from(saved, path)
         agent = loop.build_agent(tcfg, acfg, saved["dims"], loop.resolve_device(device))
         agent.load_state_dict(load_file(str(path / "weights.safetensors"), device=str(agent.obs_mean.device)))
         return agent.eval()
@@ -121,10 +121,10 @@ def load(path: str | Path, device: str = "cpu") -> Agent:
     return with_run_dir(agent, path)
 
 
-def evaluate(agent: Agent, episodes: int = 10, env: str | None = None) -> dict:
+def evaluate_agent(agent: Agent, episodes: int = 10, env: str | None = None) -> dict:
     """Success and return of `episodes` evaluation episodes in the agent's environment (or `env`), seeded as a
     run's evaluations are: {"success", "return_mean", ...}."""
     if agent.built_from is None:
         raise ValueError("this agent was built by hand: it knows no environment; build it with anypolicy.fit or load.")
-    tcfg, _ = loop.configs_from(agent.built_from, "agent")
+    tcfg, _ = configs_from(agent.built_from, "agent")
     return loop.run_eval(agent, dataclasses.replace(tcfg, env=env or tcfg.env), episodes)

@@ -301,7 +301,7 @@ KINDS = ("paper", "reference", "protocol", "measured", "option", "run", "choice"
 def config_classes():
     """(recipe name, its Config class) for every recipe, then the run's train and online configs."""
     from anypolicy.agents.base import RECIPES, recipe_class
-    from anypolicy.train.loop import TrainConfig
+    from anypolicy.train.run_config import TrainConfig
     from anypolicy.train.online import OnlineConfig
 
     return [(name, recipe_class(name).Config) for name in RECIPES] + [("train", TrainConfig), ("online", OnlineConfig)]
