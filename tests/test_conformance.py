@@ -30,8 +30,9 @@ CASES = {  # name[+variant] -> (dataset, settings): seconds per run
     "rebrac": (TOY, ["actor_freq=3"]),  # the stop at 40 falls between full updates (39, 42)
     "cfpi-onestep": (TOY, ["critic_hidden=32,32"]), "cfpi-iterative": (TOY, ["critic_hidden=32,32"]),
     "fb": (TOY, ["z_dim=8", "f_hidden=32,32", "b_hidden=32,32"]),
-    "lcd": LANG, "lcd-mlp": LANG, "lcd-flat": (LANG[0], [s for s in LANG[1] if s.split("=")[0] in ("dataset_episodes", "language_encoder", "horizon",
-                                                                         "batch_size", "eval_every", "eval_episodes")]),
+    "lcd": LANG, "lcd-mlp": LANG,
+    "lcd-flat": (LANG[0], [s for s in LANG[1] if s.split("=")[0] in ("dataset_episodes", "language_encoder", "horizon",
+                                                                      "batch_size", "eval_every", "eval_episodes")]),
     # each optimizer step one compiled graph (agents/fused_step.py): Adam's state is the optimizer's
     "td3bc+compile": (TOY, ["critic_hidden=32,32", "policy_delay=3", "compile=true"]),
     # the stop at 40 falls inside a cache round (26-50), whose samples are rebuilt from the snapshot

@@ -41,4 +41,5 @@ def test_the_check_sees_function_local_imports(tmp_path):
     (tmp_path / "agents").mkdir()
     (tmp_path / "agents" / "x.py").write_text("def f():\n    from anypolicy.train.loop import train\n")
     (tmp_path / "config.py").write_text("import anypolicy.policies\n")
-    assert upward_imports(tmp_path) == ["agents/x.py:2 (agents imports train)", "config.py:1 (a root utility imports policies)"]
+    assert upward_imports(tmp_path) == ["agents/x.py:2 (agents imports train)",
+                                        "config.py:1 (a root utility imports policies)"]

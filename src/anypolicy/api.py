@@ -24,6 +24,7 @@ from anypolicy.data.dataset import Dataset
 from anypolicy.train import loop, online
 from anypolicy.train.run_config import TrainConfig, configs_from, explicit_configs
 
+
 def config_classes() -> dict[str, type]:
     """Every registered recipe's config class by its name (IQLConfig, PARLCalQLConfig, ...)."""
     return {recipe_class(name).Config.__name__: recipe_class(name).Config for name in RECIPES}
@@ -75,10 +76,11 @@ def fit(config, dataset: str | Dataset | None = None, *, env: str | None = None,
         seed: int | None = None, run_dir: str | Path | None = None, train: TrainConfig | None = None,
         recipe: str | None = None, stop_after: int | None = None) -> Agent:
     """Train the recipe of `config` offline on `dataset` (a name such as "ogbench:cube-single-play", a file,
-    or a Dataset object, which is stored once in the data root; give its `env`) and return the agent of the run's last checkpoint, with `agent.run_dir`. `train` holds the run's
-    other settings (batch size, evaluation, threads, ...); `steps`, `seed`, `env` and `dataset` replace its
-    fields. Config fields left at their class defaults take the dataset's per-domain defaults, as unset keys
-    do on the command line. `stop_after` ends the run at that step after a checkpoint, as a kill would."""
+    or a Dataset object, which is stored once in the data root; give its `env`) and return the agent of the
+    run's last checkpoint, with `agent.run_dir`. `train` holds the run's other settings (batch size,
+    evaluation, threads, ...); `steps`, `seed`, `env` and `dataset` replace its fields. Config fields left at
+    their class defaults take the dataset's per-domain defaults, as unset keys do on the command line.
+    `stop_after` ends the run at that step after a checkpoint, as a kill would."""
     name = recipe_for(config, recipe)
     if isinstance(dataset, Dataset):
         dataset = stored(dataset)
@@ -91,7 +93,8 @@ def fit(config, dataset: str | Dataset | None = None, *, env: str | None = None,
 def resume(run_dir: str | Path, stop_after: int | None = None) -> Agent:
     """Continue a stopped or killed run (offline or online) from its latest checkpoint."""
     run_dir = Path(run_dir)
-    is_online = "online" in json.loads((run_dir / "config.json").read_text()) if (run_dir / "config.json").exists() else False
+    config = run_dir / "config.json"
+    is_online = config.exists() and "online" in json.loads(config.read_text())
     done = online.resume_online(run_dir, stop_after) if is_online else loop.resume(run_dir, stop_after)
     return load(done)
 

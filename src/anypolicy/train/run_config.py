@@ -79,7 +79,8 @@ def explicit_configs(tcfg: TrainConfig, acfg):
     dataset's domain defaults, as the command line's unset keys do; the rest are checked as there."""
     tcfg = override(TrainConfig(), {f.name: getattr(tcfg, f.name) for f in dataclasses.fields(tcfg)})[0]
     base = type(acfg)()
-    given = {f.name: getattr(acfg, f.name) for f in dataclasses.fields(acfg) if getattr(acfg, f.name) != getattr(base, f.name)}
+    given = {f.name: getattr(acfg, f.name) for f in dataclasses.fields(acfg)
+             if getattr(acfg, f.name) != getattr(base, f.name)}
     return checked_configs(tcfg, override(domain_defaults(base, tcfg.dataset), given)[0])  # values type-checked
 
 
