@@ -5,6 +5,7 @@ update written plainly (a loop over heads, torch.optim.Adam without fusion, a lo
 import copy
 
 import numpy as np
+import pytest
 import torch
 from torch import nn
 
@@ -100,7 +101,6 @@ def test_iql_updates_equal_a_plain_reference_implementation():
 def test_bf16_update_stays_close_to_fp32_and_bad_precision_is_refused():
     """precision=bf16 runs the same update with bfloat16 matrix products: losses and the weights after a
     few updates agree with fp32 to bf16's precision (3 significant digits), not exactly."""
-    import pytest
 
     from anypolicy.config import ConfigError
     from anypolicy.train.loop import make_configs, with_precision
@@ -151,6 +151,7 @@ def test_td3bc_actor_step_on_one_head_with_own_gradients_equals_the_plain_step()
     torch.testing.assert_close(fast.q(obs, pi, heads=1)[0], fast.q(obs, pi)[0])
 
 
+@pytest.mark.slow  # compiling five recipes (140 s): the second tier
 def test_compiled_losses_give_the_eager_updates():
     """compile=true makes each optimizer step of these recipes one graph (loss, gradients by torch.func, Adam
     on the optimizer's own state; with the multiply-and-sum output layer that only compiled code uses): a few

@@ -114,6 +114,7 @@ def test_mixture_exposes_its_components_in_action_units():
     assert (mu >= LOW).all() and (mu <= HIGH).all() and (cov > 0).all()
 
 
+@pytest.mark.slow  # a learning check (75 s): the second tier
 def test_expressive_policies_cover_four_modes_where_the_gaussian_cannot():
     """Share of samples within 0.15 of each of four state-dependent modes after 1500 steps (a uniform
     spread puts 1.8% near each). Mixture, flow and autoregressive policies put >= 15% on every mode and
