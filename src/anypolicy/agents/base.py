@@ -274,8 +274,3 @@ def recipe_class(name: str) -> type[Agent]:
         raise ConfigError(f"recipe '{name}' is not an Agent subclass with a Config dataclass.")
     return found
 
-
-def recipe_name(agent_cls: type[Agent]) -> str:
-    """The registered name of a recipe class, or its import path (a user's recipe)."""
-    path = f"{agent_cls.__module__}:{agent_cls.__qualname__}"
-    return next((name for name, p in RECIPES.items() if p == path), path)
