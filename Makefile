@@ -1,5 +1,5 @@
 # Two entry points: `make demo` (install + quickstart) and `make test` (install test extras + the fast tests);
-# `make test-slow` runs the second tier (learning, browser, Ray), as CI does after `make test`.
+# `make test-slow` runs the second tier (learning, browser, Ray); `make test-all` runs both, as CI does.
 PYTHON ?= python3
 VENV ?= .venv
 PIP := $(VENV)/bin/pip
@@ -33,4 +33,6 @@ test: install
 test-slow: install chromium
 	$(VENV)/bin/python -m pytest -q -x -m slow --durations=15
 
-.PHONY: install demo test test-slow chromium
+test-all: test test-slow
+
+.PHONY: install demo test test-slow test-all chromium

@@ -171,9 +171,9 @@ def throughput_cpu(name: str = "throughput-cpu.json"):
                  for c in contenders)] for algo, r in algos.items()])
 
 
-def throughput_flops():
+def throughput_flops(name: str = "throughput-cpu.json"):
     """FLOPs per update (counted) and the GFLOP/s each contender achieves at that work."""
-    path = RAW / "throughput-cpu.json"
+    path = RAW / name
     algos = json.loads(path.read_text())["algos"] if path.exists() else {}
     if not algos or "flops_per_update" not in next(iter(algos.values())):
         return None
@@ -386,6 +386,9 @@ TABLES = {  # block name: (document, scores, baseline of the probability of impr
     "throughput-cpu": ("throughput.md", throughput_cpu, None),
     "throughput-cpu-rerun": ("throughput.md", lambda: throughput_cpu("throughput-cpu-rerun.json"), None),
     "throughput-flops": ("throughput.md", throughput_flops, None),
+    # a CPU without AVX-512 or native bf16 (issue 26): one table per CPU kind, each side by side in one process
+    "throughput-cpu-avx2": ("throughput.md", lambda: throughput_cpu("throughput-cpu-avx2.json"), None),
+    "throughput-flops-avx2": ("throughput.md", lambda: throughput_flops("throughput-cpu-avx2.json"), None),
     "pixel-throughput": ("pixels.md", pixel_throughput, None),
     "pixels-cube": ("pixels.md", pixels_cube, None),
     "lcd-held-out": ("lcd.md", lambda: lcd_chains("held-out"), None),

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import time
 
@@ -116,12 +115,15 @@ def main():
     import d3rlpy
 
     from anypolicy.envs.registry import load_dataset
+    from anypolicy.hardware import cpu_info, native_bf16
 
     ds = load_dataset(args.dataset, episodes=args.episodes)
     result = {"dataset": args.dataset, "transitions": len(ds), "batch_size": 256, "hidden": [256, 256],
               "updates_per_round": args.updates, "rounds": args.rounds, "device": args.device,
               "torch_threads": torch.get_num_threads(), "torch": torch.__version__, "d3rlpy": d3rlpy.__version__,
-              "cpu": platform.processor() or platform.machine(), "algos": {}}
+              "cpu": cpu_info()["model"], "cpu_flags": cpu_info()["flags"],
+              "cpu_capability": cpu_info()["torch_capability"],
+              "native_bf16": native_bf16(torch.device(args.device)), "algos": {}}
     for algo in args.algos:
         runners = {"d3rlpy": d3rlpy_runner(ds, args.device, algo), "anypolicy": anypolicy_runner(ds, args.device, algo)}
         if not args.no_compile:

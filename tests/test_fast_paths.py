@@ -128,6 +128,34 @@ def test_bf16_update_stays_close_to_fp32_and_bad_precision_is_refused():
         make_configs("iql", {"precision": "fp8"})
 
 
+def test_precision_auto_follows_the_hardware_and_is_recorded(tmp_path, monkeypatch):
+    """auto: bf16 only where the CPU multiplies bfloat16 natively (emulated bf16 is slower than fp32), resolved
+    once before the run directory exists, written to config.json with the machine, kept on resume."""
+    import json
+
+    from anypolicy import hardware
+    from anypolicy.train.loop import make_configs, resume, train
+
+    cpu = torch.device("cpu")
+    for flags, expected in ((["avx2", "avx512f"], "fp32"), (["avx512f", "avx512_bf16"], "bf16"),
+                            (["amx_bf16"], "bf16"), ([], "fp32")):
+        monkeypatch.setattr(hardware, "cpu_info", lambda flags=flags: {"model": "x", "flags": flags,
+                                                                       "torch_capability": "AVX2"})
+        assert hardware.resolve_precision("auto", cpu) == expected, flags
+        assert make_configs("iql", {})[0].precision == expected  # the default is auto
+        assert make_configs("iql", {"precision": "fp32"})[0].precision == "fp32"  # an explicit choice stays
+    monkeypatch.setattr(hardware, "cpu_info", lambda: {"model": "x", "flags": ["avx512_bf16"], "torch_capability": "AVX512"})
+    run = train("bc", "toy:nav", steps=20, seed=0, run_dir=tmp_path / "run", stop_after=10,
+                overrides=["hidden=16,16", "eval_every=0", "eval_episodes=1", "checkpoint_every=10",
+                           "progress=false", "tensorboard=false"])
+    config = json.loads((run / "config.json").read_text())
+    assert config["train"]["precision"] == "bf16" and config["machine"]["native_bf16"] is True
+    monkeypatch.setattr(hardware, "cpu_info", lambda: {"model": "y", "flags": [], "torch_capability": "AVX2"})
+    resume(run)  # on a machine without bf16 the run goes on as it started
+    assert json.loads((run / "config.json").read_text())["train"]["precision"] == "bf16"
+    assert json.loads((run / "summary.json").read_text())["steps"] == 20
+
+
 def test_td3bc_actor_step_on_one_head_with_own_gradients_equals_the_plain_step():
     """The actor step computes only the first Q head and only the policy's gradients; the plain step computes
     every head, takes the first, and backpropagates into everything."""

@@ -1,10 +1,10 @@
 """The layer map of ../shared/DESIGN.md holds: a package imports only from the layers above it (function-local
-imports included), and the shared utilities at the root (config, atomic) import no layer at all."""
+imports included), and the shared utilities at the root (config, atomic, hardware) import no layer at all."""
 import ast
 from pathlib import Path
 
 LAYERS = ["data", "envs", "nets", "policies", "critics", "improve", "agents", "bfm", "hierarchy", "train", "evaluate"]
-UTILITIES = {"config.py", "atomic.py"}  # below them only the standard library and third-party packages
+UTILITIES = {"config.py", "atomic.py", "hardware.py"}  # below them only the standard library and third-party packages
 ROOT = Path(__file__).resolve().parents[1] / "src" / "anypolicy"
 
 

@@ -13,9 +13,11 @@ import torch
 from anypolicy.agents.base import Agent
 
 
-def capture_update(agent: Agent, example_batch: dict[str, torch.Tensor], warmup: int = 3
-                   ) -> Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]]:
-    """Returns `update(batch) -> metrics` that copies the batch into static buffers and replays the graph."""
+def capture_update(agent: Agent, example_batch: dict[str, torch.Tensor], step: Callable | None = None,
+                   warmup: int = 3) -> Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]]:
+    """Returns `update(batch) -> metrics` that copies the batch into static buffers and replays the graph of
+    `step` (default: agent.update; the loop passes it wrapped in its precision)."""
+    step = step or agent.update
     for opt in agent.optimizers().values():
         for group in opt.param_groups:
             group["capturable"] = True  # optimizer step counters live on the GPU
@@ -28,10 +30,10 @@ def capture_update(agent: Agent, example_batch: dict[str, torch.Tensor], warmup:
     try:
         with torch.cuda.stream(side):
             for _ in range(warmup):
-                agent.update(static)
+                step(static)
         torch.cuda.current_stream().wait_stream(side)
         with torch.cuda.graph(graph):
-            out = agent.update(static)
+            out = step(static)
     finally:  # undo the warm-up (also when capture fails): weights back, Adam moments and counts as if fresh
         with torch.no_grad():
             for k, v in agent.state_dict().items():

@@ -19,14 +19,9 @@ from anypolicy.envs.registry import EnvError, check_env_matches, env_spaces, loa
 from anypolicy.envs.rollout import evaluate
 from anypolicy.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from anypolicy.train.logger import Loggers
+from anypolicy.hardware import resolve_device, resolve_precision
 from anypolicy.train.run_config import (TrainConfig, check_precision, make_configs, read_run_config, refuse_existing_run,
                                         write_run_config)
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def load_policy_from(agent: Agent, run_dir: Path, device) -> None:
@@ -155,14 +150,15 @@ def eval_frame_stack(agent: Agent, tcfg: TrainConfig) -> int:
     return tcfg.frame_stack if agent.pixels is not None else 1
 
 
-def with_precision(update, precision: str, device):
+def with_precision(update, precision: str, device, graph: bool = False):
     """The update run under bf16 autocast (linear layers and matmuls in bfloat16, their inputs cast on the fly,
-    optimizer states and weights fp32), or unchanged for fp32."""
-    if check_precision(precision) == "fp32":
+    optimizer states and weights fp32), or unchanged for fp32. For CUDA graph capture, without autocast's cache
+    of cast weights (a cached cast would be replayed stale)."""
+    if resolve_precision(check_precision(precision), device) == "fp32":
         return update
 
     def update_bf16(batch):
-        with torch.autocast(device.type, dtype=torch.bfloat16):
+        with torch.autocast(device.type, dtype=torch.bfloat16, cache_enabled=not graph):
             return update(batch)
     return update_bf16
 
@@ -227,15 +223,15 @@ def _run(run_dir: Path, tcfg: TrainConfig, acfg, checkpoint: Path | None = None,
         from anypolicy.train.cuda_graph import capture_update, load_optimizer_in_place
 
         try:
-            update = capture_update(agent, sampler.sample(tcfg.batch_size, torch.Generator(device).manual_seed(0)))
+            update = capture_update(agent, sampler.sample(tcfg.batch_size, torch.Generator(device).manual_seed(0)),
+                                    with_precision(agent.update, tcfg.precision, device, graph=True))
         except RuntimeError as exc:  # an update that cannot be captured still trains, without the graph
             import warnings
 
             warnings.warn(f"CUDA graph capture failed ({exc}); training without it (set cuda_graph=false to skip).")
             graphed = False
-    elif tcfg.compile:
-        update = agent.compiled_update()
-    update = with_precision(update, tcfg.precision, device)
+    if not graphed:  # a graph replays the kernels it captured, under the precision it was captured in
+        update = with_precision(agent.compiled_update() if tcfg.compile else update, tcfg.precision, device)
     start = 0
     if checkpoint is not None:
         weights, state = load_checkpoint(checkpoint, device)

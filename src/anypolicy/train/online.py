@@ -26,7 +26,7 @@ from anypolicy.envs.rollout import step_success
 from anypolicy.train.checkpoint import latest_checkpoint, load_checkpoint
 from anypolicy.train.logger import Loggers
 from anypolicy.train.loop import (build_agent, make_sampler, read_run_config, resolve_device, restore_rng,
-                                  rng_state, run_eval, save_rotating)
+                                  rng_state, run_eval, save_rotating, with_precision)
 
 
 @dataclass
@@ -117,6 +117,7 @@ def _run_online(run_dir: Path, stop_after: int | None = None) -> Path:
     weights, state = load_checkpoint(resume_from or Path(config["source"]), device)
     agent = build_agent(tcfg, acfg, state["dims"], device)
     fresh_start = resume_from is None
+    update = with_precision(agent.update, tcfg.precision, device)  # the offline run's precision, as recorded
     if fresh_start and config.get("warm_start"):  # another recipe: take what matches (policy, statistics)
         own = agent.state_dict()
         matched = {k: v for k, v in weights.items() if k in own and own[k].shape == v.shape}
@@ -160,7 +161,7 @@ def _run_online(run_dir: Path, stop_after: int | None = None) -> Path:
             t0 = time.perf_counter()
             for i in range(ocfg.updates_per_step):
                 agent.before_update(counters["updates"] + i + 1, offline.data)
-                metrics = agent.update(sampler.sample(tcfg.batch_size, generator))
+                metrics = update(sampler.sample(tcfg.batch_size, generator))
                 for k, v in metrics.items():
                     sums[k] = sums[k] + v if k in sums else v.clone()
                 count += 1

@@ -14,6 +14,7 @@ from pathlib import Path
 from anypolicy.agents.base import recipe_class
 from anypolicy.config import ConfigError, check_ranges, override, to_dict
 from anypolicy.envs.registry import EnvError, default_env_for
+from anypolicy.hardware import machine, resolve_device, resolve_precision
 from anypolicy.policies import check_policy_config
 from anypolicy.train.checkpoint import latest_checkpoint
 
@@ -46,7 +47,8 @@ class TrainConfig:
     threads: int = 0  # torch CPU threads (0: torch's default)
     cuda_graph: bool = True  # on a GPU, replay each update as one captured CUDA graph
     compile: bool = False  # torch.compile the update, each step one graph where the recipe allows (CPU: ~1.3x)
-    precision: str = "fp32"  # fp32, or bf16: matrix products of the update in bfloat16 (autocast; weights stay fp32)
+    precision: str = "auto"  # auto: bf16 where the device has native bf16 (recorded), else fp32; fp32; or bf16:
+    # the update's matrix products in bfloat16 (autocast; weights stay fp32)
     tensorboard: bool = True  # write TensorBoard events to RUN_DIR/tensorboard
     wandb: bool = False  # log to Weights & Biases (needs wandb installed)
     progress: bool = True  # show a progress bar
@@ -102,7 +104,9 @@ def checked_configs(tcfg: TrainConfig, acfg):
             tcfg = dataclasses.replace(tcfg, env=default_env_for(tcfg.dataset))
         except EnvError:
             pass
-    check_precision(tcfg.precision)
+    # the machine's choice made once, recorded in config.json, kept on resume (wherever that runs)
+    tcfg = dataclasses.replace(tcfg, precision=resolve_precision(check_precision(tcfg.precision),
+                                                                 resolve_device(tcfg.device)))
     from anypolicy.nets.encoders import ENCODERS
 
     if tcfg.encoder not in ENCODERS or tcfg.augment_pad < 0 or tcfg.encoder_sharing not in ("shared", "separate"):
@@ -152,7 +156,8 @@ def write_run_config(run_dir: Path, tcfg: TrainConfig, acfg, **extra) -> None:
 
     config = {"train": to_dict(tcfg), "agent": to_dict(acfg), "git_commit": _git_commit(),
               "command": shlex.join(sys.argv),
-              "versions": {p: version(p) for p in ("torch", "numpy", "gymnasium")}, **extra}
+              "versions": {p: version(p) for p in ("torch", "numpy", "gymnasium")},
+              "machine": machine(resolve_device(tcfg.device)), **extra}
     (run_dir / "config.json").write_text(json.dumps(config, indent=2))
 
 
@@ -179,6 +184,6 @@ def configs_from(config: dict, where) -> tuple:
 
 
 def check_precision(precision: str) -> str:
-    if precision not in ("fp32", "bf16"):
-        raise ConfigError(f"precision must be fp32 or bf16, got '{precision}'.")
+    if precision not in ("auto", "fp32", "bf16"):
+        raise ConfigError(f"precision must be auto, fp32 or bf16, got '{precision}'.")
     return precision

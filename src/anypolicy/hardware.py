@@ -1,0 +1,60 @@
+"""What the machine can do fast, found at start-up: the choices whose benefit depends on the hardware
+(`precision=auto`) are made here and recorded in each run's config.json."""
+from __future__ import annotations
+
+import platform
+from functools import lru_cache
+
+import torch
+
+# CPU flags (Linux /proc/cpuinfo) of native bfloat16 arithmetic: AVX-512 BF16 (Zen 4+, Cooper Lake+), AMX
+# (Sapphire Rapids+), Arm's BF16 extension. Without one, autocast's bf16 products are emulated and run slower
+# than fp32 (docs/results/throughput.md: 0.58-0.90x of fp32 eager on an AVX-512 Xeon without avx512_bf16).
+BF16_FLAGS = ("avx512_bf16", "amx_bf16", "bf16")
+
+
+@lru_cache(maxsize=1)
+def cpu_info() -> dict:
+    """The CPU's model name and feature flags (empty flags where /proc/cpuinfo does not exist)."""
+    fields: dict[str, str] = {}
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                fields.setdefault(key.strip().lower(), value.strip())  # the first core's values
+    except OSError:
+        pass
+    model = fields.get("model name") or platform.processor() or platform.machine()
+    flags = (fields.get("flags") or fields.get("features") or "").split()  # x86 or Arm
+    return {"model": model, "flags": sorted(flags), "torch_capability": torch.backends.cpu.get_cpu_capability()}
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether `device` multiplies bfloat16 matrices natively (a GPU of compute capability 8.0 or later; a CPU
+    with one of BF16_FLAGS)."""
+    if device.type == "cuda":
+        return torch.cuda.is_available() and torch.cuda.get_device_capability(device)[0] >= 8
+    return any(flag in cpu_info()["flags"] for flag in BF16_FLAGS)
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """`auto`: bf16 products where the device has native bf16, fp32 elsewhere; fp32 and bf16 stay as asked."""
+    if precision != "auto":
+        return precision
+    return "bf16" if native_bf16(device) else "fp32"
+
+
+def machine(device: torch.device) -> dict:
+    """What a run's config.json records of the machine it started on."""
+    info = {"device": str(device), "native_bf16": native_bf16(device), "cpu": cpu_info()["model"],
+            "cpu_capability": cpu_info()["torch_capability"], "threads": torch.get_num_threads()}
+    if device.type == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(device)
+    return info
+
+
+def resolve_device(name: str) -> torch.device:
+    """`auto`: the GPU where torch sees one, else the CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
