@@ -26,7 +26,11 @@ import torch
 AS_D3RLPY = {"activation": "relu", "critic_layer_norm": False}
 ANYPOLICY = {  # recipe -> (class path, config overrides matching d3rlpy's defaults)
     "bc": ("anypolicy.agents.bc:BC", {"activation": "relu", "policy": "deterministic", "hidden": (256, 256), "lr": 1e-3}),
-    "iql": ("anypolicy.agents.iql:IQL", {**AS_D3RLPY, "expectile": 0.7, "beta": 3.0}),
+    # IQL's own defaults are FQL's (4x512, a constant-std actor, Xavier, the online critic's advantage): set
+    # back to d3rlpy's networks and advantage (2x256, a learned-std Gaussian, torch's init, the target Q)
+    "iql": ("anypolicy.agents.iql:IQL", {**AS_D3RLPY, "expectile": 0.7, "beta": 3.0, "hidden": (256, 256),
+                                         "policy": "gaussian", "init": "torch", "advantage_critic": "target",
+                                         "norm_after_activation": False}),
     "cql": ("anypolicy.agents.calql:CQL", {**AS_D3RLPY, "cql_alpha": 5.0, "cql_actions": 10}),
     "calql": ("anypolicy.agents.calql:CalQL", {**AS_D3RLPY, "cql_alpha": 5.0, "cql_actions": 10}),
     "td3bc": ("anypolicy.agents.td3bc:TD3BC", {**AS_D3RLPY, "alpha": 2.5}),
