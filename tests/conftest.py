@@ -4,6 +4,9 @@ import numpy as np
 import pytest
 
 os.environ.setdefault("MUJOCO_GL", "egl")
+# precision=auto answers fp32 on every machine in the tests (their figures were measured in fp32; processes the
+# tests spawn inherit it); tests of the detection itself remove it
+os.environ["ANYPOLICY_NATIVE_BF16"] = "0"
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -136,6 +136,7 @@ def test_precision_auto_follows_the_hardware_and_is_recorded(tmp_path, monkeypat
     from anypolicy import hardware
     from anypolicy.train.loop import make_configs, resume, train
 
+    monkeypatch.delenv("ANYPOLICY_NATIVE_BF16")  # conftest pins it for the other tests
     cpu = torch.device("cpu")
     for flags, expected in ((["avx2", "avx512f"], "fp32"), (["avx512f", "avx512_bf16"], "bf16"),
                             (["amx_bf16"], "bf16"), ([], "fp32")):
@@ -151,6 +152,8 @@ def test_precision_auto_follows_the_hardware_and_is_recorded(tmp_path, monkeypat
     config = json.loads((run / "config.json").read_text())
     assert config["train"]["precision"] == "bf16" and config["machine"]["native_bf16"] is True
     monkeypatch.setattr(hardware, "cpu_info", lambda: {"model": "y", "flags": [], "torch_capability": "AVX2"})
+    monkeypatch.setenv("ANYPOLICY_NATIVE_BF16", "0")  # and the override says no as well
+    assert hardware.resolve_precision("auto", cpu) == "fp32"
     resume(run)  # on a machine without bf16 the run goes on as it started
     assert json.loads((run / "config.json").read_text())["train"]["precision"] == "bf16"
     assert json.loads((run / "summary.json").read_text())["steps"] == 20

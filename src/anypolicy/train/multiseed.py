@@ -28,7 +28,7 @@ from anypolicy.train.checkpoint import load_checkpoint
 from anypolicy.train.logger import Loggers
 from anypolicy.train.loop import (build_agent, checked_data, make_configs, read_run_config, refuse_existing_run,
                                   resolve_device, restore_rng, rng_state, run_eval, save_rotating, training_data,
-                                  write_run_config, write_summary)
+                                  with_precision, write_run_config, write_summary)
 
 SEEDS_FILE = "seeds.json"  # marks a root directory holding the runs of one batched multi-seed training
 
@@ -167,6 +167,7 @@ def _run_seeds(root: Path, tcfgs: list, acfg, resuming: bool, stop_after: int | 
         raise ConfigError("seed-batched training from images is not supported yet; train the seeds one by one.")
     agents = [build_agent(t, acfg, dims, device, *stats) for t in tcfgs]
     seeds = SeedBatch(agents, compile=tcfg.compile)
+    update = with_precision(seeds.update, tcfg.precision, device)  # as each seed's own run would
     generators = [torch.Generator(device=device).manual_seed(t.seed) for t in tcfgs]  # each seed's data order
     dirs = [root / f"seed{t.seed}" for t in tcfgs]
     start = _common_step(dirs) if resuming else 0
@@ -189,7 +190,7 @@ def _run_seeds(root: Path, tcfgs: list, acfg, resuming: bool, stop_after: int | 
     t_mark = time.perf_counter()
     for step in range(start + 1, end + 1):
         batches = [sampler.sample(tcfg.batch_size, g) for g in generators]
-        metrics = seeds.update({k: torch.stack([b[k] for b in batches]) for k in batches[0]})
+        metrics = update({k: torch.stack([b[k] for b in batches]) for k in batches[0]})
         for k, v in metrics.items():
             sums[k] = sums[k] + v if k in sums else v.clone()
         count += 1
