@@ -183,6 +183,19 @@ def throughput_flops(name: str = "throughput-cpu.json"):
         for algo, r in algos.items()])
 
 
+def compile_gain(name: str):
+    """benchmarks/compile_gain.py: eager and compiled updates/s side by side (compile=auto's probe), GFLOP/s."""
+    path = RAW / name
+    if not path.exists():
+        return None
+    rows = json.loads(path.read_text())["rows"]
+    return markdown_table(["recipe", "networks", "threads", "GFLOP per update", "eager updates/s",
+                           "compiled updates/s", "compiled / eager", "GFLOP/s (eager)"],
+                          [[r["recipe"], r["hidden"], str(r["threads"]), f"{r['gflop_per_update']:.2f}",
+                            f"{r['eager_updates_per_s']:.1f}", f"{r['compiled_updates_per_s']:.1f}",
+                            f"**{r['compiled_over_eager']:.2f}x**", f"{r['gflop_per_s_eager']:.0f}"] for r in rows])
+
+
 def pixel_throughput():
     """benchmarks/pixel_throughput.py: updates/s from pixels, without the encoder, and the encoder's share."""
     path = RAW / "pixel-throughput-cpu.json"
@@ -389,6 +402,8 @@ TABLES = {  # block name: (document, scores, baseline of the probability of impr
     # a CPU without AVX-512 or native bf16 (issue 26): one table per CPU kind, each side by side in one process
     "throughput-cpu-avx2": ("throughput.md", lambda: throughput_cpu("throughput-cpu-avx2.json"), None),
     "throughput-flops-avx2": ("throughput.md", lambda: throughput_flops("throughput-cpu-avx2.json"), None),
+    "compile-gain": ("throughput.md", lambda: compile_gain("compile-gain-cpu.json"), None),
+    "fb-throughput": ("bfm.md", lambda: compile_gain("fb-throughput-cpu.json"), None),
     "pixel-throughput": ("pixels.md", pixel_throughput, None),
     "pixels-cube": ("pixels.md", pixels_cube, None),
     "lcd-held-out": ("lcd.md", lambda: lcd_chains("held-out"), None),

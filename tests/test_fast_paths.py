@@ -159,6 +159,71 @@ def test_precision_auto_follows_the_hardware_and_is_recorded(tmp_path, monkeypat
     assert json.loads((run / "summary.json").read_text())["steps"] == 20
 
 
+def test_compile_auto_times_both_updates_on_long_cpu_runs_and_keeps_the_faster(tmp_path, monkeypatch):
+    """compile=auto (the default): eager for short runs, unfused recipes, no C++ compiler or a GPU (its CUDA
+    graph); otherwise the run times the eager and the compiled update on a copy of its agent, keeps the faster
+    (by a 5% margin), writes the choice to config.json and trains exactly as that choice given explicitly."""
+    import json
+
+    from anypolicy import hardware
+    from anypolicy.train import autocompile
+    from anypolicy.train.checkpoint import latest_checkpoint, load_checkpoint
+    from anypolicy.train.loop import make_configs, resume, train
+
+    monkeypatch.setattr(hardware, "cxx_compiler", lambda: "g++")
+    assert make_configs("iql", {}, steps=100_000)[0].compile is None  # measured at the run's start
+    assert make_configs("iql", {"compile": "auto"}, steps=100_000)[0].compile is None
+    assert make_configs("iql", {}, steps=2_000)[0].compile is False  # the warm-up would not be repaid
+    assert make_configs("bc", {}, steps=100_000)[0].compile is False  # no fused steps
+    assert make_configs("iql", {"compile": "false"}, steps=100_000)[0].compile is False
+    assert make_configs("bc", {"compile": "true"}, steps=20)[0].compile is True
+    assert hardware.resolve_compile(None, torch.device("cuda"), True, 100_000) is False
+    monkeypatch.setattr(hardware, "cxx_compiler", lambda: None)  # inductor cannot build CPU kernels
+    assert make_configs("iql", {}, steps=100_000)[0].compile is False
+
+    class Sampler:
+        def sample(self, n, generator):
+            return batch(generator, n)
+
+    for compiled, expected in ((104.0, False), (106.0, True)):  # the choice follows the rates, with a margin
+        monkeypatch.setattr(autocompile, "measure", lambda agent, batches, rounds=3, c=compiled:
+                            {"eager_updates_per_s": 100.0, "compiled_updates_per_s": c})
+        run = tmp_path / f"probe{compiled}"
+        run.mkdir()
+        (run / "config.json").write_text(json.dumps({"train": {"compile": None}}))
+        assert autocompile.choose_compile(run, None, Sampler(), 4, torch.device("cpu")) is expected
+        config = json.loads((run / "config.json").read_text())
+        assert config["train"]["compile"] is expected and config["compile_auto"]["compiled_updates_per_s"] == compiled
+
+    # a run measures at its start, records the choice, resumes with it and trains as the explicit choice does
+    common = ["hidden=16,16", "eval_every=0", "eval_episodes=1", "progress=false", "tensorboard=false",
+              "checkpoint_every=10"]
+    monkeypatch.setattr(hardware, "COMPILE_MIN_STEPS", 10)
+    monkeypatch.setattr(hardware, "cxx_compiler", lambda: "g++")
+    monkeypatch.setattr(autocompile, "measure", lambda agent, batches, rounds=3:
+                        {"eager_updates_per_s": 100.0, "compiled_updates_per_s": 90.0})
+    auto = train("iql", "toy:nav", steps=20, seed=0, run_dir=tmp_path / "auto", stop_after=10, overrides=common)
+    assert json.loads((auto / "config.json").read_text())["train"]["compile"] is False
+    monkeypatch.setattr(autocompile, "measure", None)  # a resumed run does not time again
+    resume(auto)
+    explicit = train("iql", "toy:nav", steps=20, seed=0, run_dir=tmp_path / "eager", overrides=common + ["compile=false"])
+    a, b = (load_checkpoint(latest_checkpoint(r), torch.device("cpu"))[0] for r in (auto, explicit))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.slow  # compiles an IQL agent (15 s here): the second tier
+def test_compile_auto_probe_times_a_copy_and_leaves_the_agent_untouched():
+    from anypolicy.train import autocompile
+
+    torch.manual_seed(0)
+    agent = IQL(IQLConfig(hidden=(16, 16)), 5, 2, -np.ones(2), np.ones(2))
+    before = copy.deepcopy(agent.state_dict())
+    rates = autocompile.measure(agent, [batch(torch.Generator().manual_seed(i)) for i in range(3)], rounds=1)
+    assert rates["eager_updates_per_s"] > 0 and rates["compiled_updates_per_s"] > 0
+    assert agent.fused_steps is None and all(torch.equal(v, before[k]) for k, v in agent.state_dict().items())
+    assert not any(opt.state for opt in agent.optimizers().values())
+
+
 def test_td3bc_actor_step_on_one_head_with_own_gradients_equals_the_plain_step():
     """The actor step computes only the first Q head and only the policy's gradients; the plain step computes
     every head, takes the first, and backpropagates into everything."""
@@ -182,11 +247,12 @@ def test_td3bc_actor_step_on_one_head_with_own_gradients_equals_the_plain_step()
     torch.testing.assert_close(fast.q(obs, pi, heads=1)[0], fast.q(obs, pi)[0])
 
 
-@pytest.mark.slow  # compiling five recipes (140 s): the second tier
+@pytest.mark.slow  # compiling seven agents (about 3 minutes): the second tier
 def test_compiled_losses_give_the_eager_updates():
     """compile=true makes each optimizer step of these recipes one graph (loss, gradients by torch.func, Adam
     on the optimizer's own state; with the multiply-and-sum output layer that only compiled code uses): a few
-    TD3+BC updates (both phases of the policy delay), Cal-QL, IQL, FQL and ReBRAC (critic-only and full) updates give the eager path's weights and
+    TD3+BC updates (both phases of the policy delay), Cal-QL, IQL, FQL, ReBRAC (critic-only and full) and FB (its
+    representation step, TD3-style and in-sample actors) updates give the eager path's weights and
     Adam moments, and an eager step continues from the fused ones' state."""
     import torch._inductor.config as inductor_config
 
@@ -194,12 +260,15 @@ def test_compiled_losses_give_the_eager_updates():
     from anypolicy.agents.fql import FQL, FQLConfig
     from anypolicy.agents.rebrac import ReBRAC, ReBRACConfig
     from anypolicy.agents.td3bc import TD3BC, TD3BCConfig
+    from anypolicy.bfm.fb import FB, FBConfig
 
-    torch._dynamo.reset()  # earlier compiled agents would count towards dynamo's recompile limit (then: eager)
     for cls, cfg in ((TD3BC, TD3BCConfig(hidden=(32, 32), critic_hidden=(32, 32))),
                      (CalQL, CalQLConfig(hidden=(32, 32), critic_hidden=(32, 32), cql_actions=3)),
                      (IQL, IQLConfig(hidden=(32, 32))), (FQL, FQLConfig(hidden=(32, 32), flow_steps=3)),
-                     (ReBRAC, ReBRACConfig(hidden=(32, 32), alpha_actor=0.5, alpha_critic=0.1))):
+                     (ReBRAC, ReBRACConfig(hidden=(32, 32), alpha_actor=0.5, alpha_critic=0.1)),
+                     *((FB, FBConfig(z_dim=8, f_hidden=(32, 32), b_hidden=(32, 32), hidden=(32, 32), actor=actor))
+                       for actor in ("td3bc", "awr"))):
+        torch._dynamo.reset()  # earlier agents' steps would count towards dynamo's recompile limit (then: eager)
         torch.manual_seed(0)
         eager = cls(cfg, 5, 2, -np.ones(2), np.ones(2))
         compiled = copy.deepcopy(eager)

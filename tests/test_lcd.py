@@ -214,3 +214,79 @@ def test_drawer_boost_sends_cube_targets_into_the_open_drawer_only():
         assert same["privileged/target_task"] == "button"
     finally:
         env.close()
+
+
+def test_planner_ema_follows_the_diffuser_trainers_rule():
+    """A copy of the planner for its first `planner_ema_start` updates, then every `planner_ema_every`-th
+    update ema <- decay ema + (1 - decay) weights; the EMA plans."""
+    agent = small_lcd(planner_ema=0.9, planner_ema_every=2, planner_ema_start=1)
+    sampler = LanguageSampler(make_play(), WINDOWS, HashingEncoder(8).encode, 4, 2, "cpu")
+    gen = torch.Generator().manual_seed(0)
+    params = lambda m: [p.detach().clone() for p in m.parameters()]  # noqa: E731
+    assert agent.planner is agent.high_ema
+    for step in range(1, 7):
+        ema_before = params(agent.high_ema)
+        agent.before_update(step, sampler.data)
+        agent.update(sampler.sample(16, gen))
+        high, ema = params(agent.high), params(agent.high_ema)
+        high_step = step - 2
+        if high_step < 1:  # the low level trains; the planner and its EMA stay as built
+            assert all(torch.equal(e, b) for e, b in zip(ema, ema_before))
+        elif high_step == 1:
+            assert all(torch.equal(e, h) for e, h in zip(ema, high))
+        elif high_step % 2 == 0:
+            for e, b, h in zip(ema, ema_before, high):
+                torch.testing.assert_close(e, 0.9 * b + 0.1 * h)
+        else:
+            assert all(torch.equal(e, b) for e, b in zip(ema, ema_before))
+    assert small_lcd(planner_ema=0.0).planner is not None and small_lcd(planner_ema=0.0).high_ema is None
+
+
+def test_low_level_factorizes_through_the_state_encoder():
+    """phi(E(s), E(g)) by default (the thesis' factorized low level); phi(s, E(g)) with state_encoder=false."""
+    obs, goal = torch.randn(5, 3), torch.randn(5, 4)
+    agent = small_lcd()
+    assert torch.equal(agent.low_input(obs, goal), torch.cat([agent.embed(obs), goal], -1))
+    assert torch.equal(small_lcd(state_encoder=False).low_input(obs, goal), torch.cat([obs, goal], -1))
+    actions, _ = agent.eval().act_language(obs, torch.randn(5, 8), agent.initial_goals(5), torch.ones(5, dtype=bool))
+    assert actions.shape == (5, 2)
+
+
+def test_scene_state_probe_reads_what_a_latent_carries():
+    from anypolicy.hierarchy.chains import scene_state_probe
+
+    rng = np.random.default_rng(0)
+    obs = rng.normal(size=(400, 40)).astype(np.float32)
+    obs[:, 28] = rng.random(400) < 0.3
+    obs[:, 32] = rng.random(400) < 0.6
+    held_out = np.arange(400) >= 300
+    carried = np.c_[obs[:, [19, 20, 21, 28, 32]] @ rng.normal(size=(5, 5)), rng.normal(size=(400, 3))]
+    good = scene_state_probe(carried, obs, held_out)
+    assert min(good[f"cube_{a}_r2"] for a in "xyz") > 0.99 and good["lock0_accuracy"] == good["lock1_accuracy"] == 1
+    blind = scene_state_probe(rng.normal(size=(400, 8)), obs, held_out)
+    assert max(blind[f"cube_{a}_r2"] for a in "xyz") < 0.1
+    assert all(blind[f"lock{i}_accuracy"] <= blind[f"lock{i}_chance"] + 0.1 for i in (0, 1))
+
+
+@pytest.mark.slow  # generates 8 scene play episodes and trains the low level (about 2 minutes): second tier
+def test_planner_condition_carries_scene_state(tmp_path):
+    """The latent the planner is conditioned on, E(s) of the factorized low level, reads out the cube's
+    position and both locks' states on held-out states well above chance (linear probes)."""
+    from anypolicy.data.scene_lang import make_lang_dataset
+    from anypolicy.data.storage import read_minari
+    from anypolicy.hierarchy.chains import scene_state_probe
+    from anypolicy.train.loop import load_agent, train
+
+    sets = ["dataset_episodes=8", "language_encoder=hashing", "hidden=64,64", "encoder_hidden=64", "latent_dim=16",
+            "planner_width=16", "horizon=2", "low_steps=3000", "batch_size=128", "eval_every=0", "eval_episodes=1",
+            "checkpoint_every=5000", "progress=false", "tensorboard=false", "threads=1"]
+    run = train("lcd", "ogbench:scene-play-lang", steps=3001, run_dir=tmp_path / "lcd", overrides=sets)
+    agent, _ = load_agent(run)
+    data = read_minari(make_lang_dataset(8)[0])
+    obs = data.observations.reshape(len(data), -1)
+    with torch.no_grad():
+        z = agent.embed(agent.normalize(torch.as_tensor(obs))).numpy()
+    held_out = np.random.default_rng(0).random(len(obs)) < 0.25  # a global linear read-out: no neighbour helps
+    probe = scene_state_probe(z, obs, held_out)
+    assert np.mean([probe[f"cube_{a}_r2"] for a in "xyz"]) > 0.25, probe
+    assert np.mean([probe[f"lock{i}_accuracy"] - probe[f"lock{i}_chance"] for i in (0, 1)]) > 0.1, probe

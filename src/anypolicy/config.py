@@ -28,7 +28,7 @@ def convert(key: str, raw, tp) -> typing.Any:
             return tuple(inner(p.strip()) for p in parts)
         if origin in (typing.Union, types.UnionType):  # Optional[X] / X | None
             args = [a for a in typing.get_args(tp) if a is not type(None)]
-            return None if raw.lower() == "none" else convert(key, raw, args[0])
+            return None if raw.lower() in ("none", "auto") else convert(key, raw, args[0])  # None: the field's auto
         return tp(raw)
     except (TypeError, ValueError):
         raise ConfigError(f"'{key}={raw}': expected a value of type {getattr(tp, '__name__', tp)}.") from None
@@ -91,6 +91,8 @@ RANGES = {
     "cql_alpha": (lambda v: v >= 0, "at least 0"), "cql_temperature": (_positive, "above 0"),
     "lr": (_positive, "above 0"), "critic_lr": (_positive, "above 0"), "policy_lr": (_positive, "above 0"),
     "actor_lr": (_positive, "above 0"), "batch_size": (_at_least_one, "at least 1"),
+    "planner_ema": (lambda v: 0 <= v < 1, "in [0, 1) (0: no EMA)"), "planner_ema_every": (_at_least_one, "at least 1"),
+    "hindsight_steps": (lambda v: v >= 0, "at least 0 (0: goal_steps)"),
 }
 PAIRS = [("keep", "samples", "keep at most samples"), ("target_heads", "ensemble", "target_heads at most ensemble")]
 

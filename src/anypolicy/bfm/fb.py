@@ -98,6 +98,7 @@ def reward_latent(b_next: torch.Tensor, rewards: torch.Tensor) -> torch.Tensor:
 class FB(Agent):
     Config = FBConfig
     takes_images = False
+    fuses_steps = True  # compiled: the representation step and the actor step (but PA-RL's) are one graph each
 
     def __init__(self, cfg: FBConfig, obs_dim, action_dim, action_low, action_high, **kw):
         super().__init__(cfg, obs_dim, action_dim, action_low, action_high, **kw)
@@ -146,28 +147,36 @@ class FB(Agent):
 
     # --- training (rewards are never read) -----------------------------------------------------------
     def update(self, batch):
-        cfg = self.cfg
         obs, next_obs, actions = self.normalize(batch["observations"]), self.normalize(batch["next_observations"]), batch["actions"]
-        z = self.sample_latents(next_obs)
+        z = self.sample_latents(next_obs)  # one latent per row, shared by both steps
+        metrics = self.step_on(self.fb_opt, self.representation_loss, obs, actions, next_obs, batch["masks"], z)
+        polyak_update(self.f_target, self.f, self.cfg.target_tau)
+        polyak_update(self.b_target, self.b_net, self.cfg.target_tau)
+        if self.cfg.actor == "parl":  # its action search takes gradients inside the loss: an eager step
+            actor_loss, actor_metrics = self.actor_loss(obs, actions, z)
+            step(self.actor_opt, actor_loss)
+        else:
+            actor_metrics = self.step_on(self.actor_opt, self.actor_loss, obs, actions, z)
+        self.after_policy_step()
+        return {**metrics, **actor_metrics}
+
+    def representation_loss(self, obs, actions, next_obs, masks, z):
+        """L_FB of both F heads plus the weighted L_ortho of B, against the target networks."""
+        cfg = self.cfg
         with torch.no_grad():
             next_actions = self.policy.sample(self.actor_input(next_obs, z), 1)[:, 0]
             if cfg.actor == "td3bc":
                 next_actions = self.smoothed(next_actions, cfg.target_noise, cfg.noise_clip)
             target_m = torch.einsum("knd,md->knm", self.f_target(next_obs, next_actions, z),
                                     self.backward_map(next_obs, target=True)).mean(0)
-            target_m = cfg.discount * batch["masks"].unsqueeze(-1) * target_m
+            target_m = cfg.discount * masks.unsqueeze(-1) * target_m
         f = self.f(obs, actions, z)  # [2, N, d]
         b = self.backward_map(next_obs)
         loss_fb = fb_loss(torch.einsum("knd,md->knm", f, b), target_m)
         loss_ortho = orthonormality_loss(b)
-        step(self.fb_opt, loss_fb + cfg.ortho_weight * loss_ortho)
-        polyak_update(self.f_target, self.f, cfg.target_tau)
-        polyak_update(self.b_target, self.b_net, cfg.target_tau)
-        actor_loss, actor_metrics = self.actor_loss(obs, actions, z)
-        step(self.actor_opt, actor_loss)
-        self.after_policy_step()
-        return {"fb_loss": loss_fb.detach(), "ortho_loss": loss_ortho.detach(),
-                "diag_m": torch.einsum("knd,nd->kn", f, b).mean().detach(), **actor_metrics}
+        return loss_fb + cfg.ortho_weight * loss_ortho, {
+            "fb_loss": loss_fb.detach(), "ortho_loss": loss_ortho.detach(),
+            "diag_m": torch.einsum("knd,nd->kn", f, b).mean().detach()}
 
     def actor_loss(self, obs, actions, z):
         cfg = self.cfg

@@ -37,6 +37,30 @@ def add_teleport_check(env):
     return env
 
 
+# scene's observation (papers/lcd_on_ogbench.md): cube xyz (scaled) at 19-21; each lock button's state one-hot
+# at 28-29 and 32-33
+CUBE_XYZ, LOCK_FLAGS = [19, 20, 21], [28, 32]
+
+
+def scene_state_probe(latents: np.ndarray, observations: np.ndarray, held_out: np.ndarray) -> dict:
+    """How much scene state a latent carries: least-squares linear read-outs fitted on the states outside
+    `held_out` (a boolean mask) and scored on those inside: R^2 of each cube coordinate, and the accuracy of
+    each lock's state (read-out > 0.5) beside the held-out states' majority rate (chance)."""
+    x = np.c_[latents, np.ones(len(latents))]
+    fit, test = ~held_out, held_out
+    out = {}
+    cube = observations[:, CUBE_XYZ]
+    pred = x[test] @ np.linalg.lstsq(x[fit], cube[fit], rcond=None)[0]
+    r2 = 1 - ((pred - cube[test]) ** 2).sum(0) / ((cube[test] - cube[test].mean(0)) ** 2).sum(0)
+    out.update({f"cube_{axis}_r2": float(v) for axis, v in zip("xyz", r2)})
+    for i, col in enumerate(LOCK_FLAGS):
+        y = observations[:, col] > 0.5
+        read = x[test] @ np.linalg.lstsq(x[fit], y[fit].astype(float), rcond=None)[0]
+        out[f"lock{i}_accuracy"] = float(((read > 0.5) == y[test]).mean())
+        out[f"lock{i}_chance"] = float(max(y[test].mean(), 1 - y[test].mean()))
+    return out
+
+
 def single_task_chains(task: str, n: int, seed: int = 0):
     """n one-instruction chains of `task`, spread over the symbolic start states where it is feasible."""
     if task not in sl.SUBTASKS:

@@ -1,12 +1,14 @@
 """Language control diffusion (LCD, thesis ch. 4, Algorithm 4) and its two baselines.
 
-    lcd       1. low level: a goal-conditioned policy pi(a | s, E(g)) with its encoder E, trained by hindsight
-                 relabelling (g is the state k ~ U{1..c} steps ahead in the same episode), any policy class;
+    lcd       1. low level: a goal-conditioned policy pi(a | s, g) = phi(E(s), E(g)) factorized through one state
+                 encoder E (thesis 4.2.1), trained by hindsight relabelling (g is the state k ~ U{1..c} steps
+                 ahead in the same episode), any policy class; E learns through phi's likelihood, so its latent
+                 carries what acting needs (`state_encoder=false`: phi(s, E(g)), E a goal encoder only);
               2. E frozen, the latents of every dataset state cached (standardized);
               3. high level: a diffusion model over the next H latent goals z_{t+c}, ..., z_{t+Hc} given z_t and
                  the instruction's embedding, trained on the language windows (t anywhere inside a window,
-                 goals past its end repeat its last state); acting: plan with DDIM every c steps and follow
-                 the first goal with the low level for c steps.
+                 goals past its end repeat its last state), an EMA of its weights plans (thesis Table 4.5);
+                 acting: plan with DDIM every c steps and follow the first goal with the low level for c steps.
     lcd-mlp   the same low level; the high level regresses z_{t+c} from (z_t, instruction) with an MLP.
     lcd-flat  no hierarchy: a language-conditioned policy (diffusion by default) on the windows' steps.
 
@@ -15,6 +17,7 @@ CALVIN-style instruction chains on scene (hierarchy/chains.py).
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +26,7 @@ from torch.nn import functional as F
 
 from anypolicy.agents.base import Agent, step
 from anypolicy.config import ConfigError
+from anypolicy.critics.q import polyak_update
 from anypolicy.envs.registry import LANGUAGE_DATASET
 from anypolicy.hierarchy.planner import GoalDiffusion
 from anypolicy.nets.mlp import mlp
@@ -42,6 +46,7 @@ class FlatConfig:
     holdout_task: str = ""  # a subtask whose windows are kept out of language training (zero-shot test)
     goal_steps: int = 8  # c: steps between the planner's goals (lcd, lcd-mlp), kept here for the shared sampler
     horizon: int = 8  # H: goals per plan
+    hindsight_steps: int = 0  # the low level's hindsight goals lie k ~ U{1..this} steps ahead (0: c)
 
 
 @dataclass
@@ -50,6 +55,10 @@ class LCDConfig(FlatConfig):
     hidden: tuple[int, ...] | None = (256, 256)
     latent_dim: int = 16  # size of E(s), the planner's space
     encoder_hidden: tuple[int, ...] = (256, 256)
+    state_encoder: bool = True  # the low level sees E(s) and E(g) (thesis); false: the raw s and E(g)
+    planner_ema: float = 0.995  # decay of the planner's EMA weights, which plan (0: the trained weights plan)
+    planner_ema_every: int = 10  # high-level updates between EMA updates
+    planner_ema_start: int = 2000  # high-level updates during which the EMA copies the weights
     low_steps: int = 20_000  # updates of the low level; the rest of `steps` train the high level
     planner_width: int = 64  # temporal U-Net channels
     diffusion_steps: int = 100  # training noise levels of the planner
@@ -59,11 +68,13 @@ class LCDConfig(FlatConfig):
 
 class LanguageSampler:
     """Batches for the three language recipes, drawn together so every recipe consumes one random stream:
-    low level (observations, actions, hindsight goals k ~ U{1..c} ahead, clipped to the episode), high level
+    low level (observations, actions, hindsight goals k ~ U{1..K} ahead, K = hindsight_steps or c, clipped to the
+    episode), high level
     (hl_indices [B, H + 1]: a step t inside a language window and t + c, ..., t + Hc clipped to the window's
     end; lang [B, L]) and flat (flat_observations / flat_actions at t)."""
 
-    def __init__(self, dataset, windows: dict, embed, goal_steps: int, horizon: int, device, holdout_task: str = ""):
+    def __init__(self, dataset, windows: dict, embed, goal_steps: int, horizon: int, device, holdout_task: str = "",
+                 hindsight_steps: int = 0):
         from anypolicy.data.scene_lang import SUBTASKS
 
         if holdout_task and holdout_task not in SUBTASKS:
@@ -80,6 +91,7 @@ class LanguageSampler:
         self.start, self.end = to(windows["start"][keep], torch.long), to(windows["end"][keep], torch.long)
         self.lang = to(embed(list(windows["instruction"][keep])))
         self.c, self.horizon, self.size, self.device = goal_steps, horizon, len(dataset), torch.device(device)
+        self.hindsight = hindsight_steps or goal_steps
 
     def sample(self, batch_size: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
         def randint(high, size=(batch_size,)):
@@ -87,7 +99,7 @@ class LanguageSampler:
 
         d = self.data
         idx = randint(self.size)
-        goal = torch.minimum(idx + 1 + randint(self.c), d["episode_last"][idx])
+        goal = torch.minimum(idx + 1 + randint(self.hindsight), d["episode_last"][idx])
         w = randint(len(self.start))
         length = self.end[w] - self.start[w]
         t = self.start[w] + (torch.rand(batch_size, generator=generator, device=generator.device).to(self.device)
@@ -123,7 +135,7 @@ class LanguageAgent(Agent):
         if encoder.dim != acfg.lang_dim:
             raise ConfigError(f"the language encoder gives {encoder.dim}-D embeddings; set lang_dim={encoder.dim}.")
         sampler = LanguageSampler(dataset, windows, encoder.encode, acfg.goal_steps, acfg.horizon, device,
-                                  acfg.holdout_task)
+                                  acfg.holdout_task, acfg.hindsight_steps)
         return sampler, dataset.dims(), dataset.observation_stats()
 
     def evaluate_run(self, tcfg, episodes: int) -> dict:
@@ -168,14 +180,16 @@ class LCD(LanguageAgent):
     def __init__(self, cfg: LCDConfig, obs_dim, action_dim, action_low, action_high, **kw):
         super().__init__(cfg, obs_dim, action_dim, action_low, action_high, **kw)
         self.encoder = mlp(obs_dim, tuple(cfg.encoder_hidden), cfg.latent_dim, activation=cfg.activation)
-        self.policy = policy_from_config(cfg, obs_dim + cfg.latent_dim, action_dim, action_low, action_high)
+        state_dim = cfg.latent_dim if cfg.state_encoder else obs_dim
+        self.policy = policy_from_config(cfg, state_dim + cfg.latent_dim, action_dim, action_low, action_high)
         self.policy_opt = self.make_optimizer(torch.nn.ModuleList([self.policy, self.encoder]), cfg.lr)  # E learns through pi
         self.build_high_level(cfg)
         self.high_opt = self.make_optimizer(self.high, cfg.planner_lr)
+        self.high_ema = copy.deepcopy(self.high).requires_grad_(False) if cfg.planner_ema > 0 else None
         self.register_buffer("latent_mean", torch.zeros(cfg.latent_dim))
         self.register_buffer("latent_std", torch.ones(cfg.latent_dim))
         self.latents: torch.Tensor | None = None  # standardized E(s) of every dataset state (not saved: rebuilt)
-        self.high_stage = False
+        self.high_stage, self.high_step = False, 0
 
     def build_high_level(self, cfg):
         self.high = GoalDiffusion(cfg.latent_dim, cfg.horizon, cfg.latent_dim + cfg.lang_dim, cfg.planner_width,
@@ -183,6 +197,16 @@ class LCD(LanguageAgent):
 
     def embed(self, obs_normalized):
         return self.encoder(obs_normalized)
+
+    def low_input(self, obs_normalized, goal_latent):
+        """phi's input: (E(s), E(g)), or (s, E(g)) without the state encoder."""
+        state = self.embed(obs_normalized) if self.cfg.state_encoder else obs_normalized
+        return torch.cat([state, goal_latent], -1)
+
+    @property
+    def planner(self):
+        """The weights that plan: the EMA where there is one."""
+        return self.high if self.high_ema is None else self.high_ema
 
     @torch.no_grad()
     def cache_latents(self, observations: torch.Tensor) -> None:
@@ -194,27 +218,41 @@ class LCD(LanguageAgent):
 
     def before_update(self, step, data):
         self.high_stage = step > self.cfg.low_steps
+        self.high_step = step - self.cfg.low_steps  # 1-based count of high-level updates (from the run's step)
         if self.high_stage and self.latents is None:
             self.cache_latents(data["observations"])
 
     def update(self, batch):
         if not self.high_stage:
             goal = self.embed(self.normalize(batch["goals"]))
-            loss = self.policy.loss(torch.cat([self.normalize(batch["observations"]), goal], -1), batch["actions"])
+            loss = self.policy.loss(self.low_input(self.normalize(batch["observations"]), goal), batch["actions"])
             step(self.policy_opt, loss)
             self.after_policy_step()
             return {"low_loss": loss.detach()}
         z = self.latents[batch["hl_indices"]]  # [B, H + 1, d]
         loss = self.high_loss(z[:, 1:], torch.cat([z[:, 0], batch["lang"]], -1))
         step(self.high_opt, loss)
+        self.update_ema()
         return {"high_loss": loss.detach()}
+
+    @torch.no_grad()
+    def update_ema(self) -> None:
+        """The diffuser trainer's EMA: a copy for the first `planner_ema_start` updates, then every
+        `planner_ema_every`-th update ema <- decay ema + (1 - decay) weights."""
+        cfg = self.cfg
+        if self.high_ema is None:
+            return
+        if self.high_step <= cfg.planner_ema_start:
+            self.high_ema.load_state_dict(self.high.state_dict())
+        elif self.high_step % cfg.planner_ema_every == 0:
+            polyak_update(self.high_ema, self.high, 1.0 - cfg.planner_ema)
 
     def high_loss(self, goals, cond):
         return self.high.loss(goals, cond)
 
     def next_goal(self, cond):
         """The first planned goal, standardized."""
-        return self.high.sample(cond)[:, 0]
+        return self.planner.sample(cond)[:, 0]
 
     def initial_goals(self, n: int) -> torch.Tensor:
         return torch.zeros(n, self.cfg.latent_dim, device=self.obs_mean.device)
@@ -226,7 +264,7 @@ class LCD(LanguageAgent):
             goals = goals.clone()
             z = (self.embed(obs_n[replan]) - self.latent_mean) / self.latent_std
             goals[replan] = self.next_goal(torch.cat([z, lang[replan]], -1)) * self.latent_std + self.latent_mean
-        return self.policy.act(torch.cat([obs_n, goals], -1), deterministic=True), goals
+        return self.policy.act(self.low_input(obs_n, goals), deterministic=True), goals
 
 
 class LCDMLP(LCD):
@@ -239,4 +277,4 @@ class LCDMLP(LCD):
         return F.mse_loss(self.high(cond), goals[:, 0])
 
     def next_goal(self, cond):
-        return self.high(cond)
+        return self.planner(cond)

@@ -231,6 +231,10 @@ def _run(run_dir: Path, tcfg: TrainConfig, acfg, checkpoint: Path | None = None,
             warnings.warn(f"CUDA graph capture failed ({exc}); training without it (set cuda_graph=false to skip).")
             graphed = False
     if not graphed:  # a graph replays the kernels it captured, under the precision it was captured in
+        if tcfg.compile is None:  # auto, for a long CPU run of a fused recipe: the faster of the two, measured
+            from anypolicy.train.autocompile import choose_compile
+
+            tcfg = dataclasses.replace(tcfg, compile=choose_compile(run_dir, agent, sampler, tcfg.batch_size, device))
         update = with_precision(agent.compiled_update() if tcfg.compile else update, tcfg.precision, device)
     start = 0
     if checkpoint is not None:

@@ -14,7 +14,7 @@ from pathlib import Path
 from anypolicy.agents.base import recipe_class
 from anypolicy.config import ConfigError, check_ranges, override, to_dict
 from anypolicy.envs.registry import EnvError, default_env_for
-from anypolicy.hardware import machine, resolve_device, resolve_precision
+from anypolicy.hardware import machine, resolve_compile, resolve_device, resolve_precision
 from anypolicy.policies import check_policy_config
 from anypolicy.train.checkpoint import latest_checkpoint
 
@@ -46,7 +46,8 @@ class TrainConfig:
     device: str = "auto"  # cpu, cuda, or auto
     threads: int = 0  # torch CPU threads (0: torch's default)
     cuda_graph: bool = True  # on a GPU, replay each update as one captured CUDA graph
-    compile: bool = False  # torch.compile the update, each step one graph where the recipe allows (CPU: ~1.3x)
+    compile: bool | None = None  # torch.compile the update, each step one graph where the recipe allows; None
+    # (auto): a CPU run of 10k+ updates of a fused recipe times both at its start and keeps the faster (recorded)
     precision: str = "auto"  # auto: bf16 where the device has native bf16 (recorded), else fp32; fp32; or bf16:
     # the update's matrix products in bfloat16 (autocast; weights stay fp32)
     tensorboard: bool = True  # write TensorBoard events to RUN_DIR/tensorboard
@@ -105,8 +106,10 @@ def checked_configs(tcfg: TrainConfig, acfg):
         except EnvError:
             pass
     # the machine's choice made once, recorded in config.json, kept on resume (wherever that runs)
-    tcfg = dataclasses.replace(tcfg, precision=resolve_precision(check_precision(tcfg.precision),
-                                                                 resolve_device(tcfg.device)))
+    device = resolve_device(tcfg.device)
+    tcfg = dataclasses.replace(tcfg, precision=resolve_precision(check_precision(tcfg.precision), device),
+                               compile=resolve_compile(tcfg.compile, device, recipe_class(tcfg.recipe).fuses_steps,
+                                                       tcfg.steps))
     from anypolicy.nets.encoders import ENCODERS
 
     if tcfg.encoder not in ENCODERS or tcfg.augment_pad < 0 or tcfg.encoder_sharing not in ("shared", "separate"):
