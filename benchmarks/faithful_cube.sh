@@ -4,7 +4,7 @@
 #   PATH=.venv/bin:$PATH ANYPOLICY_DATA_DIR=/work/data bash benchmarks/faithful_cube.sh RUNS ROW SEED
 # Rows: parity-iql (FQL's IQL settings, 4x512, 30k steps, evaluations every 10k) and, under the CPU protocol's
 # sizes (4x256) at 50k steps with evaluations every 25k: iql, iql-old (the defaults before issue 19), calql,
-# calql-old, parl-calql (staged, diffusion), parl-calql-old (distillation from update 1, no BC stage); fb
+# calql-old, parl-calql (staged, diffusion), parl-calql-old (distillation from update 1, no BC stage); fb, fb-awr
 # (zero-shot on task 2 at the budget of docs/results/bfm.md).
 set -euo pipefail
 runs=$1; row=$2; seed=$3
@@ -28,6 +28,9 @@ case $row in
                         --set bins=0 --set local_rule=first-failure --set data_action_replaces=false) ;;
   fb) args=(fb --steps 20000 --set eval_every=10000 --set checkpoint_every=5000 --set f_hidden=256,256
             --set hidden=256,256 --set z_dim=32) ;;  # docs/results/bfm.md's budget, reward-free since issue 19
+  # the same with the in-sample actor (BREEZE-style AWR on an expectile V(s, z)) instead of the TD3-style one
+  fb-awr) args=(fb --steps 20000 --set eval_every=10000 --set checkpoint_every=5000 --set f_hidden=256,256
+                --set hidden=256,256 --set z_dim=32 --set actor=awr) ;;
   *) echo "unknown row $row" >&2; exit 2 ;;
 esac
 dir=$runs/$row-s$seed
