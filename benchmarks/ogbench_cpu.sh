@@ -12,11 +12,11 @@ set -euo pipefail
 runs=$1; row=$2; domain=$3; seed=$4
 task=2; [ "${domain#puzzle}" != "$domain" ] && task=4
 common=(--dataset "ogbench:$domain-play" --env "$domain-singletask-task$task-v0" --seed "$seed"
-        --set threads=1 --set eval_episodes=50 --set log_every=1000 --set progress=false --set tensorboard=false
-        --set compile=true)
+        --set threads=1 --set eval_episodes=50 --set log_every=1000 --set progress=false --set tensorboard=false)
+# compile is left to compile=auto, which times both updates at each cell's start (the cells of 2026-12-01 and
+# before set compile=true; the compiled and eager updates are the same computation)
 protocol=(--steps 100000 --set eval_every=25000 --set checkpoint_every=5000 --set hidden=256,256,256,256)
 parity=(--steps 50000 --set eval_every=10000 --set checkpoint_every=2500 --set hidden=512,512,512,512)
-overrides=()  # settings that replace those of `common`
 case $row in
   bc) args=(bc "${protocol[@]}" --set policy=diffusion --set hidden=256,256,256) ;;  # 3 residual blocks of 256
   iql|rebrac|fql) args=("$row" "${protocol[@]}") ;;
@@ -27,12 +27,10 @@ case $row in
   # time (docs/results/parl-throughput.md): diffusion of 2 blocks of 128, k 8 cached samples, m 4, no local
   # steps while the policy is frozen (acting keeps T 10), 2 Q heads of 2x256, the regularizer on 64 states
   parl-calql) args=(parl-calql "${protocol[@]}" --set critic_hidden=256,256 --set hidden=128,128
-                    --set samples=8 --set keep=4 --set pretrain_local_steps=0 --set ensemble=2 --set cql_states=64
-                    ); overrides=(--set compile=false) ;;  # eager: the update takes gradients inside itself
+                    --set samples=8 --set keep=4 --set pretrain_local_steps=0 --set ensemble=2 --set cql_states=64) ;;
   # IDQL: the diffusion policy of parl-calql's row (2 blocks of 128) cloned, an IQL critic of the protocol's 4x256
   # (expectile 0.7), acting by re-ranking 32 samples by Q; 11 updates/s measured on a shared core (~100 min)
-  idql) args=(idql "${protocol[@]}" --set hidden=128,128 --set critic_hidden=256,256,256,256
-              ); overrides=(--set compile=false) ;;
+  idql) args=(idql "${protocol[@]}" --set hidden=128,128 --set critic_hidden=256,256,256,256) ;;
   parity-fql|parity-iql) args=("${row#parity-}" "${parity[@]}") ;;
   *) echo "unknown row $row" >&2; exit 2 ;;
 esac
@@ -40,7 +38,7 @@ name=$row-$domain-s$seed
 dir=$runs/$name
 if [ -f "$dir/summary.json" ]; then echo "$dir is finished"
 elif [ -f "$dir/config.json" ] && ls "$dir"/checkpoints/step_* > /dev/null 2>&1; then anypolicy train --resume "$dir"
-else rm -rf "$dir"; anypolicy train "${args[@]}" "${common[@]}" "${overrides[@]}" --run-dir "$dir"; fi  # killed before its first checkpoint
+else rm -rf "$dir"; anypolicy train "${args[@]}" "${common[@]}" --run-dir "$dir"; fi  # killed before its first checkpoint
 out=docs/results/raw/ogbench-cpu/$name
 mkdir -p "$out"
 cp "$dir"/{config.json,metrics.csv,eval.csv,summary.json} "$out"/
