@@ -1,7 +1,7 @@
 """What compiling each optimizer step into one graph gains over eager, per recipe and network size, with the
 very probe `compile=auto` runs at the start of a long CPU run (src/anypolicy/train/autocompile.py): the eager and
 the compiled update of one agent, interleaved, medians. Cube-single's sizes (28-dim states, 5-dim actions),
-batch 256, random batches; the FLOPs of one update (matrix products, torch's FlopCounterMode on the eager path,
+batch 256, protocol_rates.py's random batches; the FLOPs of one update (matrix products, torch's FlopCounterMode on the eager path,
 averaged over 4 updates) give the achieved GFLOP/s. `--defaults` keeps each recipe's own network sizes (FB: the
 method note's d 50, F 2x512, B 2x256, actor 2x512).
 
@@ -25,17 +25,11 @@ from anypolicy.agents.base import recipe_class
 from anypolicy.hardware import cpu_info
 from anypolicy.train.autocompile import measure
 from anypolicy.train.loop import make_configs
+from protocol_rates import make_batch  # benchmarks/ is the script's directory, first on sys.path
 
 
-def batches(n: int, generator: torch.Generator, obs: int = 28, act: int = 5) -> list[dict]:
-    def one():
-        return {"observations": torch.randn(256, obs, generator=generator),
-                "next_observations": torch.randn(256, obs, generator=generator),
-                "actions": torch.rand(256, act, generator=generator) * 2 - 1,
-                "next_actions": torch.rand(256, act, generator=generator) * 2 - 1,
-                "rewards": -(torch.rand(256, generator=generator) < 0.9).float(),
-                "masks": torch.ones(256), "mc_returns": -torch.rand(256, generator=generator) * 100}
-    return [one() for _ in range(n)]
+def batches(n: int, generator: torch.Generator) -> list[dict]:
+    return [make_batch(generator) for _ in range(n)]  # protocol_rates.py's cube-single-shaped batches
 
 
 def main() -> None:

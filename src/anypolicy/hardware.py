@@ -49,9 +49,9 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     return "bf16" if native_bf16(device) else "fp32"
 
 
-# Below this many updates torch.compile's warm-up is not repaid by its faster fused steps, so `compile=auto`
-# stays eager. Measured on one Zen 3 core (4x256 nets, the other core busy): 77 s to compile IQL, then 13
-# updates/s against about 9 eager, so it breaks even near 2,500 updates; TD3+BC 49 s.
+# Below this many updates torch.compile's warm-up cannot be repaid by its faster fused steps, so `compile=auto`
+# stays eager without timing. Measured on one Zen 3 core (4x256 nets, the other core busy): 77 s to compile IQL,
+# 49 s for TD3+BC; at TD3+BC's 1.18x gain (docs/results/throughput.md) that is repaid after ~8,000 updates.
 COMPILE_MIN_STEPS = 10_000
 
 

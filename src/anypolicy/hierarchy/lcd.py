@@ -189,7 +189,7 @@ class LCD(LanguageAgent):
         self.register_buffer("latent_mean", torch.zeros(cfg.latent_dim))
         self.register_buffer("latent_std", torch.ones(cfg.latent_dim))
         self.latents: torch.Tensor | None = None  # standardized E(s) of every dataset state (not saved: rebuilt)
-        self.high_stage, self.high_step = False, 0
+        self.high_step = 0  # high-level updates so far (<= 0 while the low level trains), from the run's step
 
     def build_high_level(self, cfg):
         self.high = GoalDiffusion(cfg.latent_dim, cfg.horizon, cfg.latent_dim + cfg.lang_dim, cfg.planner_width,
@@ -197,6 +197,10 @@ class LCD(LanguageAgent):
 
     def embed(self, obs_normalized):
         return self.encoder(obs_normalized)
+
+    @property
+    def high_stage(self) -> bool:
+        return self.high_step > 0
 
     def low_input(self, obs_normalized, goal_latent):
         """phi's input: (E(s), E(g)), or (s, E(g)) without the state encoder."""
@@ -217,8 +221,7 @@ class LCD(LanguageAgent):
         self.latents = (z - self.latent_mean) / self.latent_std
 
     def before_update(self, step, data):
-        self.high_stage = step > self.cfg.low_steps
-        self.high_step = step - self.cfg.low_steps  # 1-based count of high-level updates (from the run's step)
+        self.high_step = step - self.cfg.low_steps
         if self.high_stage and self.latents is None:
             self.cache_latents(data["observations"])
 

@@ -1,6 +1,6 @@
 """`compile=auto` for a long run on a CPU: whether compiling pays depends on the machine, the recipe and the
-network sizes (on one Zen 3 core with 4x256 networks compiled IQL ran at 0.90x its eager rate, TD3+BC at 1.15x,
-Cal-QL at 1.32x), so the run times both updates side by side on a copy of its agent, keeps the faster and writes
+network sizes (on one Zen 3 core with 4x256 networks compiled IQL ran at 0.99x its eager rate, ReBRAC at 0.88x,
+TD3+BC at 1.18x, Cal-QL at 1.12x: docs/results/throughput.md), so the run times both updates side by side on a copy of its agent, keeps the faster and writes
 the choice and the rates to config.json, where a resumed run finds it."""
 from __future__ import annotations
 
