@@ -5,7 +5,7 @@
 #   PATH=.venv/bin:$PATH ANYPOLICY_DATA_DIR=/work/data bash benchmarks/ogbench_cpu.sh RUNS ROW DOMAIN SEED
 # DOMAIN: cube-single, scene, cube-double, puzzle-3x3 (each at its default task: 2; 4 for puzzle).
 # Rows at the protocol's budget (100k updates, batch 256, 4x256 MLPs, 50 episodes every 25k): bc (diffusion),
-# iql, rebrac, fql, calql, idql, parl-calql; and the parity rows (DOMAIN cube-single): parity-fql and parity-iql, the reference
+# iql, rebrac, fql, calql, idql, parl-calql; iql-old and calql-old (issue 19's defaults before it); and the parity rows (DOMAIN cube-single): parity-fql and parity-iql, the reference
 # settings (4x512), 50k updates, evaluations every 10k. Per-domain recipe values (IQL's temperature, FQL's
 # alpha, ReBRAC's alphas) come from each recipe's DOMAIN_DEFAULTS (docs/defaults.md).
 set -euo pipefail
@@ -19,10 +19,15 @@ protocol=(--steps 100000 --set eval_every=25000 --set checkpoint_every=5000 --se
 parity=(--steps 50000 --set eval_every=10000 --set checkpoint_every=2500 --set hidden=512,512,512,512)
 case $row in
   bc) args=(bc "${protocol[@]}" --set policy=diffusion --set hidden=256,256,256) ;;  # 3 residual blocks of 256
-  iql|rebrac|fql) args=("$row" "${protocol[@]}") ;;
-  # Cal-QL at the protocol's size, its regularizer estimated on 32 of the batch's states (protocol_rates.py:
-  # 4.8x the rate of every state; about 3 hours a cell, over the budget, as ogbench-cpu.md says)
-  calql) args=(calql "${protocol[@]}" --set critic_hidden=256,256,256,256 --set cql_states=32) ;;
+  iql|rebrac) args=("$row" "${protocol[@]}") ;;
+  # FQL at 3x256, the largest depth that fits a session: at 4x256 its update (10 Euler steps of the flow
+  # network for the distillation target, two actors) runs at 0.62x IQL's rate, about 3 hours a cell; at 3x256
+  # at 0.92x, as IQL's cell (protocol_rates.py, 2026-12-07)
+  fql) args=(fql "${protocol[@]}" --set hidden=256,256,256) ;;
+  # Cal-QL at its reference networks (critic and policy 2x256), the regularizer estimated on 32 of the batch's
+  # states: at 0.91x IQL's rate; the protocol's 4x256 on 32 states runs at 0.47x (about 4 hours a cell) and on
+  # 16 states at 0.58x (protocol_rates.py, 2026-12-07)
+  calql) args=(calql "${protocol[@]}" --set hidden=256,256 --set critic_hidden=256,256 --set cql_states=32) ;;
   # PA-RL's staged pipeline (50k BC, 50k critic pre-training) at the largest setting that comes near the cell's
   # time (docs/results/parl-throughput.md): diffusion of 2 blocks of 128, k 8 cached samples, m 4, no local
   # steps while the policy is frozen (acting keeps T 10), 2 Q heads of 2x256, the regularizer on 64 states
@@ -32,6 +37,14 @@ case $row in
   # (expectile 0.7), acting by re-ranking 32 samples by Q; 11 updates/s measured on a shared core (~100 min)
   idql) args=(idql "${protocol[@]}" --set hidden=128,128 --set critic_hidden=256,256,256,256) ;;
   parity-fql|parity-iql) args=("${row#parity-}" "${parity[@]}") ;;
+  # issue 19's rows with the defaults before it, at the same budget and sizes (docs/results/faithful.md):
+  # IQL's tanh-Gaussian with a learned std, LayerNorm before the activation, PyTorch init, target-critic advantage;
+  # Cal-QL's actor on the mean of its heads. (parl-calql's unstaged pipeline, which samples and improves the
+  # diffusion policy's actions at every update, ran at 1.1 updates/s here: about 26 hours a cell, not run.)
+  iql-old) args=(iql "${protocol[@]}" --set policy=gaussian --set norm_after_activation=false --set init=torch
+                 --set advantage_critic=target) ;;
+  calql-old) args=(calql "${protocol[@]}" --set hidden=256,256 --set critic_hidden=256,256 --set cql_states=32
+                   --set actor_q=mean) ;;
   *) echo "unknown row $row" >&2; exit 2 ;;
 esac
 name=$row-$domain-s$seed

@@ -31,6 +31,9 @@ SETTINGS = {  # name -> (recipe, overrides); the protocol size first, smaller on
     "calql-4x256-s64": ("calql", {"hidden": W4, "critic_hidden": W4, "cql_states": "64"}),
     "calql-4x256-s32": ("calql", {"hidden": W4, "critic_hidden": W4, "cql_states": "32"}),
     "calql-2x256-s64": ("calql", {"critic_hidden": W2, "cql_states": "64"}),
+    "calql-2x256-s32": ("calql", {"critic_hidden": W2, "cql_states": "32"}),
+    "calql-3x256-s32": ("calql", {"hidden": W3, "critic_hidden": W3, "cql_states": "32"}),
+    "calql-4x256-s16": ("calql", {"hidden": W4, "critic_hidden": W4, "cql_states": "16"}),
     "bc-diffusion": ("bc", {"policy": "diffusion", "hidden": "256,256,256"}),
 }
 OBS, ACT, BATCH = 28, 5, 256
@@ -52,6 +55,7 @@ def main():
     p.add_argument("--warmup", type=int, default=10, help="untimed updates first (compilation)")
     p.add_argument("--only", nargs="+", choices=sorted(SETTINGS))
     p.add_argument("--out", default=None)
+    p.add_argument("--load", default=None, help="what else ran on the machine (written to the JSON)")
     args = p.parse_args()
     torch.set_num_threads(1)
     # each agent's fused steps compile graphs of their own: one process holding ten agents needs more than
@@ -88,7 +92,7 @@ def main():
         with open(args.out, "w") as f:
             json.dump({"cpu": platform.processor() or platform.machine(), "torch": torch.__version__,
                        "threads": 1, "batch": BATCH, "updates": args.updates, "rounds": args.rounds,
-                       "rows": rows}, f, indent=1)
+                       **({"load": args.load} if args.load else {}), "rows": rows}, f, indent=1)
 
 
 if __name__ == "__main__":

@@ -273,6 +273,20 @@ def faithful_cube():
     return dict(sorted(out.items(), key=lambda kv: list(FAITHFUL_ROWS.values()).index(kv[0]))) or None
 
 
+def faithful_protocol():
+    """Issue 19's rows at the CPU protocol's budget (benchmarks/ogbench_cpu.sh cells on cube-single): each recipe
+    with its new defaults beside its defaults before the issue."""
+    rows = {"iql": "IQL (new defaults)", "iql-old": "IQL (defaults before issue 19)",
+            "calql": "Cal-QL (new defaults)", "calql-old": "Cal-QL (defaults before issue 19)",
+            "parl-calql": "parl-calql (diffusion, staged)"}
+    out: dict = {}
+    for row, label in rows.items():
+        for summary in sorted((RAW / "ogbench-cpu").glob(f"{row}-cube-single-s*/summary.json")):
+            seed = int(summary.parent.name.rsplit("-s", 1)[1])
+            out.setdefault(label, {"cube-single task2": {}})["cube-single task2"][seed] = final_success(summary)
+    return out or None
+
+
 def faithful_parity():
     """The parity run beside the reference figures of ../shared/BENCHMARKS.md (IQL, 4x512, cube-single task 2)."""
     runs = sorted((RAW / "faithful").glob("parity-iql-s*/eval.csv"))
@@ -290,9 +304,13 @@ def faithful_parity():
                            "anypolicy updates/s (median of the run, 1 thread)"], rows)
 
 
-OGBENCH_ROWS = {"bc": "BC (diffusion)", "iql": "IQL", "rebrac": "ReBRAC", "fql": "FQL", "calql": "Cal-QL",
+OGBENCH_ROWS = {"bc": "BC (diffusion)", "iql": "IQL", "rebrac": "ReBRAC", "fql": "FQL (3x256)",
+                "calql": "Cal-QL (2x256, regularizer on 32 states)",
                 "idql": "IDQL", "parl-iql": "parl-iql (diffusion)",
                 "parl-calql": "parl-calql (diffusion 2x128, k 8, heads 2x256)"}  # the CPU setting: parl-throughput.md
+
+
+OLD_DEFAULT_ROWS = ("iql-old", "calql-old")  # issue 19's cells with the defaults before it: faithful_protocol's
 
 
 def train_minutes(metrics_csv: Path) -> float:
@@ -311,7 +329,7 @@ def ogbench_cpu():
     for summary in sorted((RAW / "ogbench-cpu").glob("*-s*/summary.json")):
         name, seed = summary.parent.name.rsplit("-s", 1)
         row = next((r for r in sorted(OGBENCH_ROWS, key=len, reverse=True) if name.startswith(r + "-")), None)
-        if row is None:
+        if row is None or any(name.startswith(old + "-") for old in OLD_DEFAULT_ROWS):
             continue
         task = name[len(row) + 1:]
         scores.setdefault(OGBENCH_ROWS[row], {}).setdefault(task, {})[int(seed)] = final_success(summary)
@@ -364,10 +382,12 @@ def parity_fql():
 def protocol_rates():
     """benchmarks/protocol_rates.py: compiled updates/s of each candidate size, and minutes per 100k updates."""
     blocks = []
-    for path in (RAW / "protocol-rates-cpu.json", RAW / "protocol-rates-cql-states-cpu.json"):  # one run each
+    for name in ("cpu", "cql-states-cpu", "fit-cpu", "fit-calql-cpu"):  # one run each, oldest first
+        path = RAW / f"protocol-rates-{name}.json"
         if path.exists():
-            rows = json.loads(path.read_text())["rows"]
-            blocks.append(f"`raw/{path.name}`:\n\n" + markdown_table(
+            raw = json.loads(path.read_text())
+            rows, load = raw["rows"], f" ({raw['load']})" if "load" in raw else ""
+            blocks.append(f"`raw/{path.name}`{load}:\n\n" + markdown_table(
                 ["setting", "recipe", "overrides", "updates/s (median)", "rounds", "minutes per 100k"],
                 [[name, r["recipe"], " ".join(f"{k}={v}" for k, v in r["overrides"].items()), f"{r['median']:.1f}",
                   ", ".join(f"{x:.1f}" for x in r["updates_per_s"]), f"{r['minutes_per_100k']:.0f}"]
@@ -378,6 +398,7 @@ def protocol_rates():
 TABLES = {  # block name: (document, scores, baseline of the probability of improvement[, bold the best])
     "faithful-cube": ("faithful.md", faithful_cube, None),
     "faithful-parity": ("faithful.md", faithful_parity, None),
+    "faithful-protocol": ("faithful.md", faithful_protocol, None),
     "ogbench-cpu": ("ogbench-cpu.md", ogbench_cpu, None),
     "parity-fql": ("ogbench-cpu.md", parity_fql, None),
     "protocol-rates": ("ogbench-cpu.md", protocol_rates, None),
