@@ -4,6 +4,7 @@
 # when done (docs/results/ogbench-cpu.md is regenerated from them by benchmarks/results_tables.py).
 #   PATH=.venv/bin:$PATH ANYPOLICY_DATA_DIR=/work/data bash benchmarks/ogbench_cpu.sh RUNS ROW DOMAIN SEED
 # DOMAIN: cube-single, scene, cube-double, puzzle-3x3 (each at its default task: 2; 4 for puzzle).
+# Offline -> online rows: online-fql, online-calql, online-parl-calql (from the finished offline cell of that row).
 # Rows at the protocol's budget (100k updates, batch 256, 4x256 MLPs, 50 episodes every 25k): bc (diffusion),
 # iql, rebrac, fql, calql, idql, parl-calql; iql-old and calql-old (issue 19's defaults before it); and the parity rows (DOMAIN cube-single): parity-fql and parity-iql, the reference
 # settings (4x512), 50k updates, evaluations every 10k. Per-domain recipe values (IQL's temperature, FQL's
@@ -45,13 +46,25 @@ case $row in
                  --set advantage_critic=target) ;;
   calql-old) args=(calql "${protocol[@]}" --set hidden=256,256 --set critic_hidden=256,256 --set cql_states=32
                    --set actor_q=mean) ;;
+  # offline -> online: the finished offline cell ROW-DOMAIN-sSEED fine-tuned for the protocol's 100k environment
+  # steps (one update per step, the recipe's own sampling of offline and online data), 50 episodes every 10k
+  online-fql|online-calql|online-parl-calql) source=$runs/${row#online-}-$domain-s$seed
+    [ -f "$source/summary.json" ] || { echo "$source has not finished: run its offline cell first" >&2; exit 2; }
+    args=("$source" --online-steps 100000 --set eval_every=10000 --set checkpoint_every=5000 --set log_every=1000) ;;
   *) echo "unknown row $row" >&2; exit 2 ;;
 esac
 name=$row-$domain-s$seed
 dir=$runs/$name
-if [ -f "$dir/summary.json" ]; then echo "$dir is finished"
+raw=ogbench-cpu
+if [ "${row#online-}" != "$row" ]; then
+  raw=ogbench-cpu-online
+  if [ -f "$dir/summary.json" ]; then echo "$dir is finished"
+  elif ls "$dir"/checkpoints/step_* > /dev/null 2>&1; then anypolicy finetune --resume "$dir"
+  else rm -rf "$dir"; anypolicy finetune "${args[@]}" --out "$dir"; fi
+elif [ -f "$dir/summary.json" ]; then echo "$dir is finished"
 elif [ -f "$dir/config.json" ] && ls "$dir"/checkpoints/step_* > /dev/null 2>&1; then anypolicy train --resume "$dir"
 else rm -rf "$dir"; anypolicy train "${args[@]}" "${common[@]}" --run-dir "$dir"; fi  # killed before its first checkpoint
-out=docs/results/raw/ogbench-cpu/$name
+out=docs/results/raw/$raw/$name
 mkdir -p "$out"
 cp "$dir"/{config.json,metrics.csv,eval.csv,summary.json} "$out"/
+if [ -f "$dir/episodes.csv" ]; then cp "$dir/episodes.csv" "$out"/; fi

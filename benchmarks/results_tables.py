@@ -273,6 +273,23 @@ def faithful_cube():
     return dict(sorted(out.items(), key=lambda kv: list(FAITHFUL_ROWS.values()).index(kv[0]))) or None
 
 
+def ogbench_cpu_online():
+    """benchmarks/ogbench_cpu.sh online-ROW cells: success every 10k environment steps after the offline
+    checkpoint's final evaluation (step 0), each run's finished curve, and its training minutes."""
+    rows = []
+    for summary in sorted((RAW / "ogbench-cpu-online").glob("*-s*/summary.json")):
+        name = summary.parent.name
+        offline = RAW / "ogbench-cpu" / name[len("online-"):] / "summary.json"
+        evals = {int(float(r["step"])): float(r["success"]) for r in csv.DictReader((summary.parent / "eval.csv").open())}
+        rows.append([name[len("online-"):], f"{final_success(offline):.0f}" if offline.exists() else "-",
+                     *(f"{evals[s]:.0f}" if s in evals else "-" for s in range(10000, 100001, 10000)),
+                     f"{train_minutes(summary.parent / 'metrics.csv'):.0f}"])
+    if not rows:
+        return None
+    return markdown_table(["offline cell", "offline final", *(f"{k}k" for k in range(10, 101, 10)),
+                           "update minutes"], rows)
+
+
 def faithful_protocol():
     """Issue 19's rows at the CPU protocol's budget (benchmarks/ogbench_cpu.sh cells on cube-single): each recipe
     with its new defaults beside its defaults before the issue."""
@@ -401,6 +418,7 @@ TABLES = {  # block name: (document, scores, baseline of the probability of impr
     "faithful-protocol": ("faithful.md", faithful_protocol, None),
     "ogbench-cpu": ("ogbench-cpu.md", ogbench_cpu, None),
     "parity-fql": ("ogbench-cpu.md", parity_fql, None),
+    "ogbench-cpu-online": ("ogbench-cpu.md", ogbench_cpu_online, None),
     "protocol-rates": ("ogbench-cpu.md", protocol_rates, None),
     "parl-toy": ("parl.md", parl_toy, "bc (diffusion)"),
     "parl-toy-cql-states": ("parl.md", parl_toy_cql_states, None),

@@ -73,3 +73,54 @@ def test_bad_sweep_files_are_refused(tmp_path):
     bad.write_text("recipes: [bc]\ndatasets: [toy:nav]\noverrides: {hiden: 3}\n")
     with pytest.raises(ConfigError, match="hiden"):
         expand(load_sweep(bad))
+
+
+def test_a_sweep_run_is_fine_tuned_online_once_and_bad_online_keys_are_refused(tmp_path):
+    """online_steps: each finished offline run of the listed recipes is fine-tuned into RUN-online; a second
+    pass skips both stages; the online run's figure is the one in the row."""
+    from anypolicy.train.sweep import run_one
+
+    sweep = tmp_path / "online.yaml"
+    sweep.write_text(f"""
+out: {tmp_path / "out"}
+recipes: [bc, calql]
+datasets: [toy:nav]
+steps: 40
+overrides: {{hidden: "32,32", eval_every: 0, eval_episodes: 3, eval_envs: 3, log_every: 20, checkpoint_every: 40,
+             batch_size: 32, tensorboard: false, progress: false}}
+recipe_overrides: {{calql: {{critic_hidden: "32,32"}}}}
+online_steps: 80
+online_overrides: {{eval_every: 40, log_every: 40, checkpoint_every: 40}}
+online_recipes: [calql]
+""")
+    runs = {r.recipe: r for r in expand(load_sweep(sweep))}
+    assert runs["bc"].online_steps is None and runs["calql"].online_steps == 80
+    row = run_one(runs["calql"])
+    online = tmp_path / "out" / "toy-nav" / "calql-s0-online"
+    summary = (online / "summary.json").read_text()
+    assert row["status"] == "trained, fine-tuned online" and row["online_success"] is not None
+    assert [int(float(r["step"])) for r in csv.DictReader(open(online / "eval.csv"))] == [40, 80]
+    again = run_one(runs["calql"])
+    assert again["status"] == "skipped (finished), fine-tuned online" and again["online_success"] == row["online_success"]
+    assert (online / "summary.json").read_text() == summary  # not redone
+
+    for text, match in (("online_steps: 0", "online_steps"), ("online_recipes: [iql]", "online_recipes iql")):
+        bad = tmp_path / "bad.yaml"
+        bad.write_text(f"recipes: [bc]\ndatasets: [toy:nav]\n{text}\n")
+        with pytest.raises(ConfigError, match=match):
+            load_sweep(bad)
+
+
+def test_the_online_sweep_reuses_the_offline_sweeps_runs():
+    """benchmarks/sweeps: every offline run of the offline -> online sweep is the offline table's run (same
+    directory, same settings), so neither file can drift from the other."""
+    from pathlib import Path
+
+    sweeps = Path(__file__).parent.parent / "benchmarks" / "sweeps"
+    offline = {r.run_dir: r for r in expand(load_sweep(sweeps / "ogbench-cpu.yaml"))}
+    online = expand(load_sweep(sweeps / "ogbench-cpu-online.yaml"))
+    assert len(online) == 18 and all(r.online_steps == 100_000 for r in online)
+    for run in online:
+        same = offline[run.run_dir]
+        assert (same.recipe, same.dataset, same.env, same.seed, same.steps, same.overrides) == \
+            (run.recipe, run.dataset, run.env, run.seed, run.steps, run.overrides)

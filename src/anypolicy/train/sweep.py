@@ -11,6 +11,9 @@ is skipped, a started one is resumed from its checkpoint. Results are collected 
     overrides: {hidden: "64,64"}  # every run
     grid: {lr: [1e-3, 3e-4]}      # every combination becomes its own method
     recipe_overrides: {iql: {beta: 3}}
+    online_steps: 100000          # optional: then fine-tune each finished run online (offline -> online)
+    online_overrides: {eval_every: 10000}   # OnlineConfig, train or agent fields of the fine-tuning
+    online_recipes: [fql, calql]  # optional: only these recipes' runs are fine-tuned (default: all)
 """
 from __future__ import annotations
 
@@ -23,7 +26,9 @@ from pathlib import Path
 
 from anypolicy.config import ConfigError
 
-KEYS = {"name", "out", "recipes", "datasets", "seeds", "steps", "overrides", "grid", "recipe_overrides"}
+KEYS = {"name", "out", "recipes", "datasets", "seeds", "steps", "overrides", "grid", "recipe_overrides", "online_steps",
+        "online_overrides", "online_recipes"}
+COLUMNS = ["method", "task", "seed", "success", "return_mean", "online_success", "run_dir", "status"]
 
 
 @dataclass
@@ -36,6 +41,8 @@ class RunSpec:
     overrides: dict[str, str] = field(default_factory=dict)
     method: str = ""
     run_dir: str = ""
+    online_steps: int | None = None  # then fine-tuned online into run_dir + "-online"
+    online_overrides: dict[str, str] = field(default_factory=dict)
 
 
 def _slug(text: str) -> str:
@@ -54,6 +61,11 @@ def load_sweep(path: str | Path) -> dict:
     for key in ("recipes", "datasets"):
         if not spec.get(key):
             raise ConfigError(f"{path}: `{key}` must list at least one entry.")
+    if spec.get("online_steps") is not None and int(spec["online_steps"]) < 1:
+        raise ConfigError(f"{path}: online_steps must be >= 1, got {spec['online_steps']}.")
+    stray = set(spec.get("online_recipes") or []) - set(spec["recipes"])
+    if stray:
+        raise ConfigError(f"{path}: online_recipes {', '.join(sorted(stray))} are not among the recipes.")
     spec.setdefault("name", Path(path).stem)
     spec.setdefault("out", str(Path("runs") / "sweeps" / spec["name"]))
     return spec
@@ -77,7 +89,9 @@ def expand(spec: dict) -> list[RunSpec]:
         make_configs(recipe, dict(overrides), dataset=dataset, env=env)  # refuse bad keys before anything runs
         method = recipe + "".join(f"_{k}={v}" for k, v in combo.items())
         run_dir = Path(spec["out"]).resolve() / _slug(env) / f"{_slug(method)}-s{seed}"  # workers' cwd may differ
-        runs.append(RunSpec(recipe, dataset, env, int(seed), spec.get("steps"), overrides, method, str(run_dir)))
+        online = spec.get("online_steps") if recipe in (spec.get("online_recipes") or spec["recipes"]) else None
+        runs.append(RunSpec(recipe, dataset, env, int(seed), spec.get("steps"), overrides, method, str(run_dir),
+                            online and int(online), {k: str(v) for k, v in (spec.get("online_overrides") or {}).items()}))
     return runs
 
 
@@ -95,8 +109,29 @@ def run_one(run: RunSpec) -> dict:
         train(run.recipe, run.dataset, run.env, run.steps, run.seed, run_dir, dict(run.overrides))
         status = "trained"
     summary = json.loads((run_dir / "summary.json").read_text())
+    online_success = None
+    if run.online_steps:
+        online_success = run_online(run, run_dir)
+        status += ", fine-tuned online"
     return {"method": run.method, "task": run.env, "seed": run.seed, "success": summary["final_eval"].get("success"),
-            "return_mean": summary["final_eval"].get("return_mean"), "run_dir": str(run_dir), "status": status}
+            "return_mean": summary["final_eval"].get("return_mean"), "online_success": online_success,
+            "run_dir": str(run_dir), "status": status}
+
+
+def run_online(run: RunSpec, run_dir: Path) -> float | None:
+    """Fine-tune a finished offline run online (or resume, or skip); its final success."""
+    from anypolicy.train.checkpoint import latest_checkpoint
+    from anypolicy.train.online import finetune, resume_online
+
+    online_dir = run_dir.with_name(run_dir.name + "-online")
+    if not (online_dir / "summary.json").exists():
+        if latest_checkpoint(online_dir) is not None:
+            resume_online(online_dir)
+        else:  # killed before its first checkpoint: start again
+            if (online_dir / "config.json").exists():
+                (online_dir / "config.json").unlink()
+            finetune(run_dir, run.online_steps, online_dir, dict(run.online_overrides))
+    return json.loads((online_dir / "summary.json").read_text())["final_eval"].get("success")
 
 
 def run_sweep(path: str | Path, address: str | None = None, num_cpus: int | None = None, report=None) -> Path:
@@ -128,14 +163,15 @@ def run_sweep(path: str | Path, address: str | None = None, num_cpus: int | None
                 rows.append(ray.get(done[0]))
             except Exception as exc:  # one failed run does not stop the sweep; it is reported
                 rows.append({"method": run.method, "task": run.env, "seed": run.seed, "success": None,
-                             "return_mean": None, "run_dir": run.run_dir, "status": f"failed: {exc}".splitlines()[0]})
+                             "return_mean": None, "online_success": None, "run_dir": run.run_dir,
+                             "status": f"failed: {exc}".splitlines()[0]})
             print(f"[{len(rows)}/{len(runs)}] {run.run_dir}: {rows[-1]['status']}, success {rows[-1]['success']}",
                   flush=True)
     finally:
         ray.shutdown()
     rows.sort(key=lambda r: (r["task"], r["method"], r["seed"]))
     with open(out / "results.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer = csv.DictWriter(f, fieldnames=COLUMNS)
         writer.writeheader()
         writer.writerows(rows)
     finished = [r["run_dir"] for r in rows if not r["status"].startswith("failed")]
