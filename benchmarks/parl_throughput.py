@@ -3,6 +3,8 @@ actions), with the paper's settings and with a cheaper CPU setting, and the shar
 in global optimization (policy sampling + ranking), local optimization, the critic and distillation.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/parl_throughput.py --updates 20 --out docs/results/raw/parl-throughput-cpu.json
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/parl_throughput.py --only row-online row-online-T2 row-online-T0 \
+        row-online-k4-m2-T2 --updates 5 --out docs/results/raw/parl-throughput-online-cpu.json   # stage 3
 """
 import argparse
 import json
@@ -46,6 +48,14 @@ SMALL = {**PROTOCOL, "hidden": "128,128"}
 SETTINGS["protocol-critic-small-k8"] = {**SMALL, "samples": "8"}
 SETTINGS["protocol-critic-small-k16"] = {**SMALL, "samples": "16"}
 SETTINGS["protocol-critic-small-k8-2x256"] = {**SMALL, "samples": "8", "critic_hidden": "256,256"}
+# the online stage (stage 3) of the protocol row's setting (benchmarks/ogbench_cpu.sh): fresh samples at every
+# update (the policy moves), T 10 as at acting, distillation at each update; and fewer local steps / samples
+ROW = {"hidden": "128,128", "samples": "8", "keep": "4", "ensemble": "2", "critic_hidden": "256,256", "cql_states": "64"}
+SETTINGS["row-online"] = ROW
+SETTINGS["row-online-T2"] = {**ROW, "local_steps": "2"}
+SETTINGS["row-online-T0"] = {**ROW, "local_steps": "0"}
+SETTINGS["row-online-k4-m2-T2"] = {**ROW, "samples": "4", "keep": "2", "local_steps": "2"}
+ONLINE = {name for name in SETTINGS if "-online" in name}
 CACHE_STATES = 16384
 LABELS = ("parl/global", "parl/local", "parl/critic", "parl/distill")
 
@@ -74,7 +84,9 @@ def main():
         agent = PARLCalQL(cfg, 28, 5, -np.ones(5), np.ones(5)).to(args.device)
         b = batch(args.batch, 28, 5, args.device)
         extra, data, step = {}, None, iter(range(1, 10**9))
-        if cfg.action_cache or cfg.bc_steps == 0:  # fill once (timed), then every batch is served from the cache
+        if name in ONLINE:  # as the fine-tuning loop starts stage 3
+            agent.start_online()
+        elif cfg.action_cache or cfg.bc_steps == 0:  # fill once (timed), then every batch is served from the cache
             states = torch.randn(args.cache_states + 1, 28, device=args.device)  # one trajectory: s'_t = s_t+1
             data = {"observations": states[:-1], "next_observations": states[1:]}
             t0 = time.perf_counter()
