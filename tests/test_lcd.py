@@ -290,3 +290,55 @@ def test_planner_condition_carries_scene_state(tmp_path):
     probe = scene_state_probe(z, obs, held_out)
     assert np.mean([probe[f"cube_{a}_r2"] for a in "xyz"]) > 0.25, probe
     assert np.mean([probe[f"lock{i}_accuracy"] - probe[f"lock{i}_chance"] for i in (0, 1)]) > 0.1, probe
+
+
+def test_replayed_windows_keep_what_achieves_the_subtask(tmp_path):
+    """Algorithm 4, line 1: a window replayed from its simulator state by the dataset's own actions reproduces
+    the dataset's states and achieves its subtask (kept, cut at that step); standing still achieves nothing."""
+    from anypolicy.data.scene_lang import make_lang_dataset
+    from anypolicy.data.storage import read_minari
+    from anypolicy.hierarchy.rollouts import replay_windows
+
+    path, windows = make_lang_dataset(2)
+    data = read_minari(path)
+    obs = data.observations.reshape(len(data), -1)
+    pick = np.linspace(0, len(windows["start"]) - 1, 4).round().astype(int)
+    chosen = {k: v[pick] for k, v in windows.items()}
+    kept = replay_windows(lambda o, g, idx: data.actions[idx], obs, data.extras, chosen, 8, 16, num_envs=2)
+    assert sorted(w for w, _ in kept) == [0, 1, 2, 3]
+    for w, trajectory in kept:
+        start, end = chosen["start"][w], chosen["end"][w]
+        assert len(trajectory) - 1 <= end - start  # the event lies inside its window
+        assert np.abs(trajectory - obs[start:start + len(trajectory)]).max() < 1e-3
+        begin = sl.abstract_state(data.extras["qpos"][start], data.extras["button_states"][start])
+        last = start + len(trajectory) - 1
+        assert sl.achieved(chosen["task"][w], begin, sl.abstract_state(data.extras["qpos"][last],
+                                                                       data.extras["button_states"][last]))
+    first_two = {k: v[:2] for k, v in chosen.items()}
+    assert replay_windows(lambda o, g, idx: np.zeros((len(o), 5), np.float32), obs, data.extras, first_two, 8, 16, 2) == []
+
+
+def test_planner_learns_from_the_rollouts_it_is_given():
+    """rollout_batch draws a window, a step inside it and its c-spaced latents clipped to the window's end, as the
+    sampler does for dataset windows; rollout_share 1 trains on rollouts only, 0.5 on half of each batch."""
+    agent = small_lcd(planner_rollouts=2, rollout_share=1.0, goal_steps=4)
+    agent.high_step = 1
+    agent.latents = torch.full((100, 4), float("nan"))  # a dataset latent in the batch would show as NaN
+    lat = torch.arange(30, dtype=torch.float32)[:, None].repeat(1, 4)  # a latent's value is its own index
+    agent.rollouts = {"latents": lat, "start": torch.tensor([0, 10]), "end": torch.tensor([9, 29]),
+                      "lang": torch.stack([torch.zeros(8), torch.ones(8)])}
+    torch.manual_seed(0)
+    z, lang = agent.rollout_batch(2048)
+    first = z[:, 0, 0].long()
+    in_a = first < 9
+    assert ((first >= 10) | in_a).all() and not (first == 9).any() and not (first == 29).any()
+    end = torch.where(in_a, 9, 29)
+    assert torch.equal(z[..., 0].long(), torch.minimum(first[:, None] + 4 * torch.arange(3), end[:, None]))
+    assert torch.equal(lang[:, 0], (~in_a).float())
+    sampler = LanguageSampler(make_play(), WINDOWS, HashingEncoder(8).encode, 4, 2, "cpu")
+    batch = sampler.sample(16, torch.Generator().manual_seed(0))
+    assert torch.isfinite(agent.update(batch)["high_loss"])
+    agent.cfg.rollout_share = 0.5
+    assert torch.isnan(agent.update(batch)["high_loss"])
+    with pytest.raises(ConfigError, match="rollout_share"):
+        small_lcd(rollout_share=1.5)

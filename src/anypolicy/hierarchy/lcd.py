@@ -7,7 +7,9 @@
               2. E frozen, the latents of every dataset state cached (standardized);
               3. high level: a diffusion model over the next H latent goals z_{t+c}, ..., z_{t+Hc} given z_t and
                  the instruction's embedding, trained on the language windows (t anywhere inside a window,
-                 goals past its end repeat its last state), an EMA of its weights plans (thesis Table 4.5);
+                 goals past its end repeat its last state), or with `planner_rollouts` on the low level's own
+                 replays of them that achieve their subtask (Algorithm 4, line 1; hierarchy/rollouts.py); an EMA
+                 of its weights plans (thesis Table 4.5);
                  acting: plan with DDIM every c steps and follow the first goal with the low level for c steps.
     lcd-mlp   the same low level; the high level regresses z_{t+c} from (z_t, instruction) with an MLP.
     lcd-flat  no hierarchy: a language-conditioned policy (diffusion by default) on the windows' steps.
@@ -64,6 +66,9 @@ class LCDConfig(FlatConfig):
     diffusion_steps: int = 100  # training noise levels of the planner
     ddim_steps: int = 10  # planner sampling steps
     planner_lr: float = 2e-4
+    planner_rollouts: int = 0  # >0: replay this many language windows with the low level (Algorithm 4, line 1)
+    rollout_slack: int = 16  # steps a replayed window may run past its length to achieve its subtask
+    rollout_share: float = 1.0  # of each planner batch, the share drawn from the achieved rollouts (1: Algorithm 4)
 
 
 class LanguageSampler:
@@ -90,6 +95,10 @@ class LanguageSampler:
                      "episode_last": to(last, torch.long)}
         self.start, self.end = to(windows["start"][keep], torch.long), to(windows["end"][keep], torch.long)
         self.lang = to(embed(list(windows["instruction"][keep])))
+        # what replaying the windows needs (hierarchy/rollouts.py): the simulator state of every step, the windows
+        self.data.update({k: to(v) for k, v in dataset.extras.items() if k in ("qpos", "qvel", "button_states")})
+        self.data.update({"window_start": self.start, "window_end": self.end, "window_lang": self.lang,
+                          "window_task": to([list(SUBTASKS).index(t) for t in windows["task"][keep]], torch.long)})
         self.c, self.horizon, self.size, self.device = goal_steps, horizon, len(dataset), torch.device(device)
         self.hindsight = hindsight_steps or goal_steps
 
@@ -189,6 +198,11 @@ class LCD(LanguageAgent):
         self.register_buffer("latent_mean", torch.zeros(cfg.latent_dim))
         self.register_buffer("latent_std", torch.ones(cfg.latent_dim))
         self.latents: torch.Tensor | None = None  # standardized E(s) of every dataset state (not saved: rebuilt)
+        self.rollouts: dict | None = None  # the achieved rollouts' latents and windows (not saved: replayed again)
+        self.rollouts_achieved = 0
+        if cfg.planner_rollouts < 0 or cfg.rollout_slack < 0 or not 0 <= cfg.rollout_share <= 1:
+            raise ConfigError("planner_rollouts and rollout_slack must be >= 0 and rollout_share in [0, 1], got "
+                              f"{cfg.planner_rollouts}, {cfg.rollout_slack}, {cfg.rollout_share}.")
         self.high_step = 0  # high-level updates so far (<= 0 while the low level trains), from the run's step
 
     def build_high_level(self, cfg):
@@ -224,6 +238,49 @@ class LCD(LanguageAgent):
         self.high_step = step - self.cfg.low_steps
         if self.high_stage and self.latents is None:
             self.cache_latents(data["observations"])
+            if self.cfg.planner_rollouts:
+                self.collect_rollouts(data)
+
+    @torch.no_grad()
+    def collect_rollouts(self, data) -> None:
+        """Algorithm 4, line 1 (hierarchy/rollouts.py): `planner_rollouts` training windows, evenly spaced,
+        replayed by the frozen low level (deterministic, so a resumed run replays the same); the planner then
+        learns from the achieved ones (`rollout_share` of each batch)."""
+        from anypolicy.data.scene_lang import SUBTASKS
+        from anypolicy.hierarchy.rollouts import replay_windows
+
+        if "qpos" not in data:
+            raise ConfigError("planner_rollouts needs the simulator states of the play data (scene-play-lang keeps them).")
+        cfg, tasks = self.cfg, list(SUBTASKS)
+        total = len(data["window_start"])
+        pick = np.unique(np.linspace(0, total - 1, min(cfg.planner_rollouts, total)).round().astype(int))
+        windows = {"start": data["window_start"][pick].cpu().numpy(), "end": data["window_end"][pick].cpu().numpy(),
+                   "task": [tasks[i] for i in data["window_task"][pick].tolist()]}
+        sim = {k: data[k].cpu().numpy() for k in ("qpos", "qvel", "button_states")}
+
+        def act(obs, goal_obs, _):
+            obs_n, goal_n = (self.normalize(torch.as_tensor(x, device=self.obs_mean.device)) for x in (obs, goal_obs))
+            return self.policy.act(self.low_input(obs_n, self.embed(goal_n)), deterministic=True).cpu().numpy()
+
+        kept = replay_windows(act, data["observations"].cpu().numpy(), sim, windows, cfg.goal_steps, cfg.rollout_slack)
+        self.rollouts_achieved = len(kept)
+        if not kept:  # nothing achieved: the planner keeps the dataset windows
+            return
+        lengths = torch.tensor([len(obs) for _, obs in kept], device=self.obs_mean.device)
+        end = lengths.cumsum(0) - 1
+        observations = torch.as_tensor(np.concatenate([obs for _, obs in kept]), device=self.obs_mean.device)
+        z = torch.cat([self.embed(self.normalize(o)) for o in observations.split(65_536)])
+        self.rollouts = {"latents": (z - self.latent_mean) / self.latent_std, "start": end - lengths + 1, "end": end,
+                         "lang": data["window_lang"][torch.as_tensor(pick[[w for w, _ in kept]])]}
+
+    def rollout_batch(self, n: int):
+        """n planner examples from the achieved rollouts, drawn as the sampler draws dataset windows: a window,
+        a step t inside it, the latents at t, t + c, ..., t + Hc clipped to its end; and its instruction."""
+        r, c = self.rollouts, self.cfg.goal_steps
+        w = torch.randint(len(r["start"]), (n,), device=r["end"].device)
+        t = r["start"][w] + (torch.rand(n, device=w.device) * (r["end"][w] - r["start"][w])).long()
+        seq = torch.minimum(t[:, None] + c * torch.arange(self.cfg.horizon + 1, device=w.device), r["end"][w, None])
+        return r["latents"][seq], r["lang"][w]
 
     def update(self, batch):
         if not self.high_stage:
@@ -232,11 +289,16 @@ class LCD(LanguageAgent):
             step(self.policy_opt, loss)
             self.after_policy_step()
             return {"low_loss": loss.detach()}
-        z = self.latents[batch["hl_indices"]]  # [B, H + 1, d]
-        loss = self.high_loss(z[:, 1:], torch.cat([z[:, 0], batch["lang"]], -1))
+        z, lang = self.latents[batch["hl_indices"]], batch["lang"]  # [B, H + 1, d], [B, L]
+        if self.rollouts is not None and self.cfg.rollout_share > 0:  # Algorithm 4: the low level's own rollouts
+            k = round(len(z) * self.cfg.rollout_share)
+            z_r, lang_r = self.rollout_batch(k)
+            z, lang = torch.cat([z_r, z[k:]]), torch.cat([lang_r, lang[k:]])
+        loss = self.high_loss(z[:, 1:], torch.cat([z[:, 0], lang], -1))
         step(self.high_opt, loss)
         self.update_ema()
-        return {"high_loss": loss.detach()}
+        extra = {"rollouts_achieved": torch.tensor(float(self.rollouts_achieved))} if self.cfg.planner_rollouts else {}
+        return {"high_loss": loss.detach(), **extra}
 
     @torch.no_grad()
     def update_ema(self) -> None:
