@@ -48,6 +48,8 @@ case $row in
                    --set actor_q=mean) ;;
   # offline -> online: the finished offline cell ROW-DOMAIN-sSEED fine-tuned for the protocol's 100k environment
   # steps (one update per step, the recipe's own sampling of offline and online data), 50 episodes every 10k
+  # (parl-calql's online stage draws fresh policy samples at every update: about 18 hours a cell on one core at
+  # the row's setting, docs/results/parl-throughput.md)
   online-fql|online-calql|online-parl-calql) source=$runs/${row#online-}-$domain-s$seed
     [ -f "$source/summary.json" ] || { echo "$source has not finished: run its offline cell first" >&2; exit 2; }
     args=("$source" --online-steps 100000 --set eval_every=10000 --set checkpoint_every=5000 --set log_every=1000) ;;

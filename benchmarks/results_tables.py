@@ -305,20 +305,26 @@ def faithful_protocol():
 
 
 def faithful_parity():
-    """The parity run beside the reference figures of ../shared/BENCHMARKS.md (IQL, 4x512, cube-single task 2)."""
+    """The parity runs beside the reference figures of ../shared/BENCHMARKS.md (IQL, 4x512, cube-single task 2):
+    success of each seed at every evaluation, their mean, and each run's median rate."""
     runs = sorted((RAW / "faithful").glob("parity-iql-s*/eval.csv"))
     if not runs:
         return None
     reference = {10000: "10 (4 in a second run)", 20000: "42"}
+    evals = [{int(float(r["step"])): float(r["success"]) for r in csv.DictReader(path.open())} for path in runs]
+    rates = [statistics.median(float(r["updates_per_s"]) for r in csv.DictReader((path.parent / "metrics.csv").open()))
+             for path in runs]
+    seeds = [path.parent.name.rsplit("-s", 1)[1] for path in runs]
     rows = []
-    for eval_csv in runs:
-        evals = {int(float(r["step"])): float(r["success"]) for r in csv.DictReader(eval_csv.open())}
-        rates = [float(r["updates_per_s"]) for r in csv.DictReader((eval_csv.parent / "metrics.csv").open())]
-        for step, success in sorted(evals.items()):
-            rows.append([f"{step:,}", f"{success:.0f}", reference.get(step, "-"),
-                         f"{statistics.median(rates):.1f}" if rates else "-"])
-    return markdown_table(["steps", "anypolicy IQL success %", "reference IQL success %",
-                           "anypolicy updates/s (median of the run, 1 thread)"], rows)
+    for step in sorted(set().union(*evals)):
+        here = [e[step] for e in evals if step in e]
+        rows.append([f"{step:,}", *(f"{e[step]:.0f}" if step in e else "-" for e in evals),
+                     f"{statistics.mean(here):.0f}" if len(evals) > 1 else None, reference.get(step, "-")])
+    header = ["steps", *(f"anypolicy IQL success %, seed {s}" for s in seeds), "mean", "reference IQL success %"]
+    keep = [i for i, h in enumerate(header) if h != "mean" or len(evals) > 1]
+    table = markdown_table([header[i] for i in keep], [[r[i] for i in keep] for r in rows])
+    return table + "\n\nanypolicy updates/s (median of each run, 1 thread): " + ", ".join(
+        f"seed {s} {r:.1f}" for s, r in zip(seeds, rates))
 
 
 OGBENCH_ROWS = {"bc": "BC (diffusion)", "iql": "IQL", "rebrac": "ReBRAC", "fql": "FQL (3x256)",
