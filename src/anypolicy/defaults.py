@@ -273,6 +273,10 @@ SOURCES: dict[str, str] = {
     "LCDConfig.diffusion_steps": "paper: LCD Table 4.5, 100 noise levels",
     "LCDConfig.ddim_steps": "paper: LCD, DDIM sampling with 10 steps",
     "LCDConfig.planner_lr": "paper: LCD Table 4.5, 2e-4",
+    "LCDConfig.planner_rollouts": "choice: off (the planner on dataset windows, as the measured tables); N > 0 is "
+                                  "Algorithm 4 line 1, D_onpolicy from the low level's replays (not yet measured)",
+    "LCDConfig.rollout_slack": "choice: two planner strides (2c) past a replayed window's length (not yet measured)",
+    "LCDConfig.rollout_share": "paper: LCD Algorithm 4, the planner trains on D_onpolicy only (share 1)",
     # ------------------------------------------------------------------ the run
     "TrainConfig.recipe": "run", "TrainConfig.dataset": "run", "TrainConfig.env": "run: the dataset's default task",
     "TrainConfig.observation_keys": "run: every key of a Dict observation, in the space's order (Gymnasium's FlattenObservation order)",
