@@ -104,11 +104,12 @@ online_recipes: [calql]
     assert again["status"] == "skipped (finished), fine-tuned online" and again["online_success"] == row["online_success"]
     assert (online / "summary.json").read_text() == summary  # not redone
 
-    for text, match in (("online_steps: 0", "online_steps"), ("online_recipes: [iql]", "online_recipes iql")):
+    for text, match in (("online_steps: 0", "online_steps"), ("online_recipes: [iql]", "online_recipes iql"),
+                        ("online_steps: 5\nonline_overrides: {eval_evry: 5}", "eval_evry")):
         bad = tmp_path / "bad.yaml"
         bad.write_text(f"recipes: [bc]\ndatasets: [toy:nav]\n{text}\n")
         with pytest.raises(ConfigError, match=match):
-            load_sweep(bad)
+            expand(load_sweep(bad))
 
 
 def test_the_online_sweep_reuses_the_offline_sweeps_runs():

@@ -18,6 +18,7 @@ is skipped, a started one is resumed from its checkpoint. Results are collected 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import itertools
 import json
 import os
@@ -86,10 +87,17 @@ def expand(spec: dict) -> list[RunSpec]:
                                            **((spec.get("recipe_overrides") or {}).get(recipe) or {}),
                                            **combo}.items()}
         overrides.setdefault("threads", "1")  # one core per run; Ray runs as many as there are cores
-        make_configs(recipe, dict(overrides), dataset=dataset, env=env)  # refuse bad keys before anything runs
+        tcfg, acfg = make_configs(recipe, dict(overrides), dataset=dataset, env=env)  # refuse bad keys before any run
         method = recipe + "".join(f"_{k}={v}" for k, v in combo.items())
         run_dir = Path(spec["out"]).resolve() / _slug(env) / f"{_slug(method)}-s{seed}"  # workers' cwd may differ
         online = spec.get("online_steps") if recipe in (spec.get("online_recipes") or spec["recipes"]) else None
+        if online:  # fine-tuning takes online, train and agent fields
+            from anypolicy.train.online import OnlineConfig
+
+            known = {f.name for c in (OnlineConfig(), tcfg, acfg) for f in dataclasses.fields(c)}
+            unknown = set(spec.get("online_overrides") or {}) - known
+            if unknown:
+                raise ConfigError(f"unknown online_overrides key(s) {', '.join(sorted(unknown))} for {recipe}.")
         runs.append(RunSpec(recipe, dataset, env, int(seed), spec.get("steps"), overrides, method, str(run_dir),
                             online and int(online), {k: str(v) for k, v in (spec.get("online_overrides") or {}).items()}))
     return runs
