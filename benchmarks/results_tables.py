@@ -319,7 +319,8 @@ def faithful_parity():
     for step in sorted(set().union(*evals)):
         here = [e[step] for e in evals if step in e]
         rows.append([f"{step:,}", *(f"{e[step]:.0f}" if step in e else "-" for e in evals),
-                     f"{statistics.mean(here):.0f}" if len(evals) > 1 else None, reference.get(step, "-")])
+                     (f"{statistics.mean(here):.0f}" if len(here) == len(evals) else "-") if len(evals) > 1 else None,
+                     reference.get(step, "-")])
     header = ["steps", *(f"anypolicy IQL success %, seed {s}" for s in seeds), "mean", "reference IQL success %"]
     keep = [i for i, h in enumerate(header) if h != "mean" or len(evals) > 1]
     table = markdown_table([header[i] for i in keep], [[r[i] for i in keep] for r in rows])
