@@ -57,15 +57,13 @@ case $row in
 esac
 name=$row-$domain-s$seed
 dir=$runs/$name
-raw=ogbench-cpu
+raw=ogbench-cpu start=(anypolicy train "${args[@]}" "${common[@]}" --run-dir "$dir") resume=(anypolicy train --resume)
 if [ "${row#online-}" != "$row" ]; then
-  raw=ogbench-cpu-online
-  if [ -f "$dir/summary.json" ]; then echo "$dir is finished"
-  elif ls "$dir"/checkpoints/step_* > /dev/null 2>&1; then anypolicy finetune --resume "$dir"
-  else rm -rf "$dir"; anypolicy finetune "${args[@]}" --out "$dir"; fi
-elif [ -f "$dir/summary.json" ]; then echo "$dir is finished"
-elif [ -f "$dir/config.json" ] && ls "$dir"/checkpoints/step_* > /dev/null 2>&1; then anypolicy train --resume "$dir"
-else rm -rf "$dir"; anypolicy train "${args[@]}" "${common[@]}" --run-dir "$dir"; fi  # killed before its first checkpoint
+  raw=ogbench-cpu-online start=(anypolicy finetune "${args[@]}" --out "$dir") resume=(anypolicy finetune --resume)
+fi
+if [ -f "$dir/summary.json" ]; then echo "$dir is finished"
+elif [ -f "$dir/config.json" ] && ls "$dir"/checkpoints/step_* > /dev/null 2>&1; then "${resume[@]}" "$dir"
+else rm -rf "$dir"; "${start[@]}"; fi  # killed before its first checkpoint
 out=docs/results/raw/$raw/$name
 mkdir -p "$out"
 cp "$dir"/{config.json,metrics.csv,eval.csv,summary.json} "$out"/

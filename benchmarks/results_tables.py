@@ -12,6 +12,7 @@ import statistics
 import sys
 from pathlib import Path
 
+from anypolicy.data.ogbench import DOMAINS
 from anypolicy.evaluate.tables import chain_table, markdown_table, score_table, update_blocks
 
 RESULTS = Path(__file__).resolve().parent.parent / "docs" / "results"
@@ -319,12 +320,9 @@ def faithful_parity():
     for step in sorted(set().union(*evals)):
         here = [e[step] for e in evals if step in e]
         rows.append([f"{step:,}", *(f"{e[step]:.0f}" if step in e else "-" for e in evals),
-                     (f"{statistics.mean(here):.0f}" if len(here) == len(evals) else "-") if len(evals) > 1 else None,
-                     reference.get(step, "-")])
+                     f"{statistics.mean(here):.0f}" if len(here) == len(evals) else "-", reference.get(step, "-")])
     header = ["steps", *(f"anypolicy IQL success %, seed {s}" for s in seeds), "mean", "reference IQL success %"]
-    keep = [i for i, h in enumerate(header) if h != "mean" or len(evals) > 1]
-    table = markdown_table([header[i] for i in keep], [[r[i] for i in keep] for r in rows])
-    return table + "\n\nanypolicy updates/s (median of each run, 1 thread): " + ", ".join(
+    return markdown_table(header, rows) + "\n\nanypolicy updates/s (median of each run, 1 thread): " + ", ".join(
         f"seed {s} {r:.1f}" for s, r in zip(seeds, rates))
 
 
@@ -332,9 +330,6 @@ OGBENCH_ROWS = {"bc": "BC (diffusion)", "iql": "IQL", "rebrac": "ReBRAC", "fql":
                 "calql": "Cal-QL (2x256, regularizer on 32 states)",
                 "idql": "IDQL", "parl-iql": "parl-iql (diffusion)",
                 "parl-calql": "parl-calql (diffusion 2x128, k 8, heads 2x256)"}  # the CPU setting: parl-throughput.md
-
-
-OLD_DEFAULT_ROWS = ("iql-old", "calql-old")  # issue 19's cells with the defaults before it: faithful_protocol's
 
 
 def train_minutes(metrics_csv: Path) -> float:
@@ -352,10 +347,10 @@ def ogbench_cpu():
     minutes: dict = {}
     for summary in sorted((RAW / "ogbench-cpu").glob("*-s*/summary.json")):
         name, seed = summary.parent.name.rsplit("-s", 1)
-        row = next((r for r in sorted(OGBENCH_ROWS, key=len, reverse=True) if name.startswith(r + "-")), None)
-        if row is None or any(name.startswith(old + "-") for old in OLD_DEFAULT_ROWS):
+        task = next((d for d in DOMAINS if name.endswith("-" + d)), None)
+        row = name[:-len(task) - 1] if task else None
+        if row not in OGBENCH_ROWS:  # the parity runs, issue 19's old-defaults cells (faithful_protocol)
             continue
-        task = name[len(row) + 1:]
         scores.setdefault(OGBENCH_ROWS[row], {}).setdefault(task, {})[int(seed)] = final_success(summary)
         minutes.setdefault(OGBENCH_ROWS[row], {}).setdefault(task, []).append(train_minutes(summary.parent / "metrics.csv"))
     if not scores:

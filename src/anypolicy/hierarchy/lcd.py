@@ -71,6 +71,13 @@ class LCDConfig(FlatConfig):
     rollout_share: float = 1.0  # of each planner batch, the share drawn from the achieved rollouts (1: Algorithm 4)
 
 
+def window_sequence(start: torch.Tensor, end: torch.Tensor, u: torch.Tensor, c: int, horizon: int):
+    """The planner's example in a window [start, end]: t = start + floor(u (end - start)) for u in [0, 1), and the
+    indices t, t + c, ..., t + Hc clipped to the window's end [B, H + 1] (dataset windows and rollouts alike)."""
+    t = start + (u * (end - start)).long()
+    return torch.minimum(t[:, None] + c * torch.arange(horizon + 1, device=t.device), end[:, None])
+
+
 class LanguageSampler:
     """Batches for the three language recipes, drawn together so every recipe consumes one random stream:
     low level (observations, actions, hindsight goals k ~ U{1..K} ahead, K = hindsight_steps or c, clipped to the
@@ -110,10 +117,9 @@ class LanguageSampler:
         idx = randint(self.size)
         goal = torch.minimum(idx + 1 + randint(self.hindsight), d["episode_last"][idx])
         w = randint(len(self.start))
-        length = self.end[w] - self.start[w]
-        t = self.start[w] + (torch.rand(batch_size, generator=generator, device=generator.device).to(self.device)
-                             * length).long()
-        seq = torch.minimum(t[:, None] + self.c * torch.arange(self.horizon + 1, device=self.device), self.end[w, None])
+        u = torch.rand(batch_size, generator=generator, device=generator.device).to(self.device)
+        seq = window_sequence(self.start[w], self.end[w], u, self.c, self.horizon)
+        t = seq[:, 0]
         return {"observations": d["observations"][idx], "actions": d["actions"][idx],
                 "goals": d["observations"][goal], "hl_indices": seq, "lang": self.lang[w],
                 "flat_observations": d["observations"][t], "flat_actions": d["actions"][t]}
@@ -229,10 +235,14 @@ class LCD(LanguageAgent):
     @torch.no_grad()
     def cache_latents(self, observations: torch.Tensor) -> None:
         """Freeze E: latents of every dataset state, standardized by their own statistics."""
-        z = torch.cat([self.embed(self.normalize(o)) for o in observations.split(65_536)])
+        z = self.embed_all(observations)
         self.latent_mean.copy_(z.mean(0))
         self.latent_std.copy_(z.std(0).clamp_min(1e-6))
         self.latents = (z - self.latent_mean) / self.latent_std
+
+    def embed_all(self, observations: torch.Tensor) -> torch.Tensor:
+        """E(s) of many raw observations, in chunks."""
+        return torch.cat([self.embed(self.normalize(o)) for o in observations.split(65_536)])
 
     def before_update(self, step, data):
         self.high_step = step - self.cfg.low_steps
@@ -269,17 +279,17 @@ class LCD(LanguageAgent):
         lengths = torch.tensor([len(obs) for _, obs in kept], device=self.obs_mean.device)
         end = lengths.cumsum(0) - 1
         observations = torch.as_tensor(np.concatenate([obs for _, obs in kept]), device=self.obs_mean.device)
-        z = torch.cat([self.embed(self.normalize(o)) for o in observations.split(65_536)])
-        self.rollouts = {"latents": (z - self.latent_mean) / self.latent_std, "start": end - lengths + 1, "end": end,
+        self.rollouts = {"latents": (self.embed_all(observations) - self.latent_mean) / self.latent_std,
+                         "start": end - lengths + 1, "end": end,
                          "lang": data["window_lang"][torch.as_tensor(pick[[w for w, _ in kept]])]}
 
     def rollout_batch(self, n: int):
         """n planner examples from the achieved rollouts, drawn as the sampler draws dataset windows: a window,
         a step t inside it, the latents at t, t + c, ..., t + Hc clipped to its end; and its instruction."""
-        r, c = self.rollouts, self.cfg.goal_steps
+        r = self.rollouts
         w = torch.randint(len(r["start"]), (n,), device=r["end"].device)
-        t = r["start"][w] + (torch.rand(n, device=w.device) * (r["end"][w] - r["start"][w])).long()
-        seq = torch.minimum(t[:, None] + c * torch.arange(self.cfg.horizon + 1, device=w.device), r["end"][w, None])
+        seq = window_sequence(r["start"][w], r["end"][w], torch.rand(n, device=w.device), self.cfg.goal_steps,
+                              self.cfg.horizon)
         return r["latents"][seq], r["lang"][w]
 
     def update(self, batch):

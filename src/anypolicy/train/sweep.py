@@ -128,17 +128,13 @@ def run_one(run: RunSpec) -> dict:
 
 def run_online(run: RunSpec, run_dir: Path) -> float | None:
     """Fine-tune a finished offline run online (or resume, or skip); its final success."""
-    from anypolicy.train.checkpoint import latest_checkpoint
     from anypolicy.train.online import finetune, resume_online
 
     online_dir = run_dir.with_name(run_dir.name + "-online")
-    if not (online_dir / "summary.json").exists():
-        if latest_checkpoint(online_dir) is not None:
-            resume_online(online_dir)
-        else:  # killed before its first checkpoint: start again
-            if (online_dir / "config.json").exists():
-                (online_dir / "config.json").unlink()
-            finetune(run_dir, run.online_steps, online_dir, dict(run.online_overrides))
+    if (online_dir / "config.json").exists() and not (online_dir / "summary.json").exists():
+        resume_online(online_dir)  # from its last checkpoint, or from the offline one if it wrote none
+    elif not (online_dir / "config.json").exists():
+        finetune(run_dir, run.online_steps, online_dir, dict(run.online_overrides))
     return json.loads((online_dir / "summary.json").read_text())["final_eval"].get("success")
 
 
