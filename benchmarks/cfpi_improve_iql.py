@@ -17,7 +17,9 @@ from anypolicy.train.loop import load_agent, run_eval
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("runs", nargs="+")
-    p.add_argument("--log-taus", type=float, nargs="+", default=[0.1, 0.25, 0.5, 1.0, 2.0])
+    # the step moves the pre-squash mean by sqrt(2 log tau) standard deviations: IQL's constant-std-1 actor (FQL's,
+    # the default since issue 19) needs far smaller values than a learned std of ~0.1-0.4 (thesis Table 3.3)
+    p.add_argument("--log-taus", type=float, nargs="+", default=[0.0002, 0.001, 0.005, 0.02, 0.1])
     p.add_argument("--episodes", type=int, default=50)
     p.add_argument("--out", required=True)
     args = p.parse_args()

@@ -68,3 +68,7 @@ out=docs/results/raw/$raw/$name
 mkdir -p "$out"
 cp "$dir"/{config.json,metrics.csv,eval.csv,summary.json} "$out"/
 if [ -f "$dir/episodes.csv" ]; then cp "$dir/episodes.csv" "$out"/; fi
+# issue 23's Table 3.3 experiment: the finished IQL cell acts with one I_SG step of its Gaussian against its own
+# critic, at each log tau of the sweep (evaluation only, a few minutes; skipped once its raw file exists)
+isg=docs/results/raw/cfpi/iql-isg-$name.json
+if [ "$row" = iql ] && [ ! -f "$isg" ]; then python benchmarks/cfpi_improve_iql.py "$dir" --out "$isg"; fi

@@ -71,12 +71,14 @@ def cfpi(files: dict[str, str]):
     return out
 
 
-def iql_isg(name: str):
-    """benchmarks/cfpi_improve_iql.py output: IQL checkpoints acting plainly and with I_SG."""
+def iql_isg(pattern: str):
+    """benchmarks/cfpi_improve_iql.py outputs (files matching `pattern`): IQL checkpoints acting plainly and
+    with I_SG."""
     out: dict = {}
-    for run in json.loads((RAW / "cfpi" / name).read_text()).values():
-        for method, success in run["success"].items():
-            out.setdefault(method, {}).setdefault(run["task"], {})[run["seed"]] = success
+    for path in sorted((RAW / "cfpi").glob(pattern)):
+        for run in json.loads(path.read_text()).values():
+            for method, success in run["success"].items():
+                out.setdefault(method, {}).setdefault(run["task"].split("-singletask")[0], {})[run["seed"]] = success
     return out
 
 
@@ -430,6 +432,8 @@ TABLES = {  # block name: (document, scores, baseline of the probability of impr
                                               "scene": "scene.json"}), "MG-BC"),
     "cfpi-iql-toy": ("cfpi.md", lambda: iql_isg("iql-isg-toy.json"), "IQL"),
     "cfpi-iql-cube": ("cfpi.md", lambda: iql_isg("iql-isg-cube-single.json"), "IQL"),
+    "cfpi-iql-cube-parity": ("cfpi.md", lambda: iql_isg("iql-isg-cube-single-parity-*.json"), "IQL"),
+    "cfpi-iql-ogbench": ("cfpi.md", lambda: iql_isg("iql-isg-iql-*.json"), "IQL"),  # ogbench_cpu.sh's IQL cells
     "bfm-toy-adapt": ("bfm.md", lambda: bfm_adaptation("toy.json"), "zero-shot"),
     "bfm-toy-drop": ("bfm.md", lambda: bfm_worst_drop("toy.json"), None, False),
     "bfm-toy-headroom": ("bfm.md", lambda: bfm_headroom("toy.json"), None),
