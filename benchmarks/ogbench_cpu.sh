@@ -48,11 +48,13 @@ case $row in
                    --set actor_q=mean) ;;
   # offline -> online: the finished offline cell ROW-DOMAIN-sSEED fine-tuned for the protocol's 100k environment
   # steps (one update per step, the recipe's own sampling of offline and online data), 50 episodes every 10k
-  # (parl-calql's online stage draws fresh policy samples at every update: about 18 hours a cell on one core at
-  # the row's setting, docs/results/parl-throughput.md)
+  # parl-calql online caches its samples in rounds (Appendix E): a pool of 16,384 transitions per 2,500 updates,
+  # k 8 re-ranked, no local steps (T 0, acting too): about 3.3 hours a cell on one core, so it spans two sessions
+  # (fresh samples at T 10: about 18 hours; docs/results/parl-throughput.md)
   online-fql|online-calql|online-parl-calql) source=$runs/${row#online-}-$domain-s$seed
     [ -f "$source/summary.json" ] || { echo "$source has not finished: run its offline cell first" >&2; exit 2; }
-    args=("$source" --online-steps 100000 --set eval_every=10000 --set checkpoint_every=5000 --set log_every=1000) ;;
+    args=("$source" --online-steps 100000 --set eval_every=10000 --set checkpoint_every=5000 --set log_every=1000)
+    [ "$row" = online-parl-calql ] && args+=(--set action_cache=2500 --set cache_pool=16384 --set local_steps=0) ;;
   *) echo "unknown row $row" >&2; exit 2 ;;
 esac
 name=$row-$domain-s$seed

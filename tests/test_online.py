@@ -91,3 +91,82 @@ def test_fql_fine_tunes_with_uniform_sampling_and_resumes_exactly(tmp_path):
     a, b = weights(full), weights(part)
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     assert not all(torch.equal(a[k], weights(off)[k]) for k in a if k.startswith("policy."))
+
+
+def small_mixed(offline_rows=1000, ratio=0.5):
+    """A MixedSampler over an offline set and a replay buffer whose observations name their rows."""
+    from types import SimpleNamespace
+
+    from anypolicy.data.sampler import MixedSampler, ReplayBuffer
+    rows = torch.arange(offline_rows, dtype=torch.float32)[:, None]
+    offline = SimpleNamespace(size=offline_rows, device=torch.device("cpu"),
+                              data={"observations": rows, "next_observations": rows + 0.5,
+                                    "rewards": torch.zeros(offline_rows), "masks": torch.ones(offline_rows),
+                                    "actions": torch.zeros(offline_rows, 1), "mc_returns": torch.zeros(offline_rows)})
+    buffer = ReplayBuffer(100, 1, 1, "cpu", ("mc_returns",))
+    online_rows = -1 - torch.arange(60, dtype=torch.float32)  # online rows are negative
+    buffer.add(online_rows[:, None].numpy(), torch.zeros(60, 1).numpy(), torch.zeros(60).numpy(),
+               online_rows[:, None].numpy() - 0.5, torch.zeros(60).numpy(), mc_returns=torch.zeros(60).numpy())
+    return MixedSampler(offline, buffer, ratio)
+
+
+def test_pool_sampler_draws_each_rounds_batches_from_its_pool():
+    """PA-RL's online rounds: the pool holds the mixed sampler's online share, drawn from the buffer's rows as
+    they were at the round's start; it is the same for the same round (resume), another for the next; every
+    batch of the round is rows of the pool with the online share of the mixed sampler and indices into it."""
+    from anypolicy.data.sampler import PoolSampler
+    pool = PoolSampler(small_mixed(), 256, seed=5)
+    data = pool.refresh(3, online_size=40)
+    obs = data["observations"][:, 0]
+    assert (obs < 0).sum() == 128 and obs[obs < 0].min() >= -40  # half online, only the first 40 buffer rows
+    assert torch.equal(data["next_observations"][:, 0], torch.where(obs >= 0, obs + 0.5, obs - 0.5))  # rows whole
+    again = PoolSampler(small_mixed(), 256, seed=5).refresh(3, online_size=40)
+    assert all(torch.equal(data[k], again[k]) for k in data)
+    assert not torch.equal(PoolSampler(small_mixed(), 256, seed=5).refresh(4, 40)["observations"], data["observations"])
+    batch = pool.sample(32, torch.Generator().manual_seed(0))
+    assert torch.equal(batch["observations"], data["observations"][batch["indices"]])
+    assert (batch["observations"] < 0).sum() == 16
+    empty = PoolSampler(small_mixed(), 64, seed=5)  # online fine-tuning's first round: nothing online yet
+    assert (empty.refresh(0, online_size=0)["observations"] >= 0).all()
+    assert (empty.sample(32, torch.Generator().manual_seed(0))["observations"] >= 0).all()
+
+
+def test_parl_online_rounds_sample_the_policy_once_per_round(tmp_path):
+    """With action_cache online, updates draw no sample of the moving policy: the cache of the round's pool is
+    filled once per round from a snapshot taken at the round's start; and a run stopped inside a round and
+    resumed matches an uninterrupted one."""
+    from anypolicy.agents.parl import PARLCalQL, PARLCalQLConfig
+    from anypolicy.config import override
+    from anypolicy.data.sampler import PoolSampler
+
+    cfg, _ = override(PARLCalQLConfig(), {"hidden": "32,32", "critic_hidden": "32,32", "ensemble": "2", "samples": "4",
+                                          "keep": "2", "local_steps": "1", "action_cache": "5", "cache_pool": "64",
+                                          "bc_steps": "0"})
+    agent = PARLCalQL(cfg, 1, 1, -torch.ones(1).numpy(), torch.ones(1).numpy())
+    agent.start_online()
+    calls = {"policy": 0, "snapshot": 0}
+    for name, module in (("policy", agent.policy), ("snapshot", agent.cache_policy)):
+        original = module.sample
+        module.sample = lambda *a, _o=original, _n=name, **k: (calls.__setitem__(_n, calls[_n] + 1), _o(*a, **k))[1]
+    pool, generator = PoolSampler(small_mixed(), 64, seed=0), torch.Generator().manual_seed(0)
+    for done in range(10):  # two rounds of five updates
+        if done % 5 == 0:
+            pool.refresh(done // 5, 60)
+        agent.before_update(done + 1, pool.data)
+        assert calls["snapshot"] == 2 * (done // 5 + 1)  # filled at each round's start only
+        same = [torch.equal(a, b) for a, b in zip(agent.policy.state_dict().values(),
+                                                   agent.cache_policy.state_dict().values())]
+        assert all(same) == (done % 5 == 0)  # the snapshot: the policy as distilled until the round's start
+        agent.update(pool.sample(16, generator))
+    assert calls == {"policy": 0, "snapshot": 4}  # states and next states, once per round
+
+    off = train("parl-calql", "toy:nav", steps=30, seed=1, run_dir=tmp_path / "off",
+                overrides=FAST + ["ensemble=2", "samples=4", "keep=2", "local_steps=1", "bc_steps=15"])
+    online = ONLINE + ["action_cache=25", "cache_pool=128", "checkpoint_every=10"]
+    full = finetune(off, 150, tmp_path / "full", online)
+    part = finetune(off, 150, tmp_path / "part", online, stop_after=100)
+    stopped = ckpt.load_checkpoint(ckpt.latest_checkpoint(part))[1]  # inside a round whose pool holds online data
+    assert int(stopped["updates"]) % 25 and int(stopped["pool_online_size"]) > 0
+    resume_online(part)
+    a, b = weights(full), weights(part)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

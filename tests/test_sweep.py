@@ -91,10 +91,13 @@ overrides: {{hidden: "32,32", eval_every: 0, eval_episodes: 3, eval_envs: 3, log
 recipe_overrides: {{calql: {{critic_hidden: "32,32"}}}}
 online_steps: 80
 online_overrides: {{eval_every: 40, log_every: 40, checkpoint_every: 40}}
+recipe_online_overrides: {{calql: {{online_ratio: 0.25}}}}
 online_recipes: [calql]
 """)
     runs = {r.recipe: r for r in expand(load_sweep(sweep))}
     assert runs["bc"].online_steps is None and runs["calql"].online_steps == 80
+    assert runs["calql"].online_overrides == {"eval_every": "40", "log_every": "40", "checkpoint_every": "40",
+                                              "online_ratio": "0.25"}
     row = run_one(runs["calql"])
     online = tmp_path / "out" / "toy-nav" / "calql-s0-online"
     summary = (online / "summary.json").read_text()
@@ -105,7 +108,8 @@ online_recipes: [calql]
     assert (online / "summary.json").read_text() == summary  # not redone
 
     for text, match in (("online_steps: 0", "online_steps"), ("online_recipes: [iql]", "online_recipes iql"),
-                        ("online_steps: 5\nonline_overrides: {eval_evry: 5}", "eval_evry")):
+                        ("online_steps: 5\nonline_overrides: {eval_evry: 5}", "eval_evry"),
+                        ("online_steps: 5\nrecipe_online_overrides: {bc: {cache_pol: 5}}", "cache_pol")):
         bad = tmp_path / "bad.yaml"
         bad.write_text(f"recipes: [bc]\ndatasets: [toy:nav]\n{text}\n")
         with pytest.raises(ConfigError, match=match):
@@ -121,6 +125,7 @@ def test_the_online_sweep_reuses_the_offline_sweeps_runs():
     offline = {r.run_dir: r for r in expand(load_sweep(sweeps / "ogbench-cpu.yaml"))}
     online = expand(load_sweep(sweeps / "ogbench-cpu-online.yaml"))
     assert len(online) == 18 and all(r.online_steps == 100_000 for r in online)
+    assert all((r.online_overrides.get("action_cache") == "2500") == (r.recipe == "parl-calql") for r in online)
     for run in online:
         same = offline[run.run_dir]
         assert (same.recipe, same.dataset, same.env, same.seed, same.steps, same.overrides) == \

@@ -106,6 +106,9 @@ SOURCES: dict[str, str] = {
     "ActionOptConfig.cem_population": f"option: used only by act_search=cem-* ({PARL}'s CEM ablation)",
     "ActionOptConfig.action_cache": f"paper: {PARL} Appendix E, cached samples; 0 while training distills (fresh "
                                     "samples), the frozen policy of stage 2 is cached regardless",
+    "ActionOptConfig.cache_pool": f"option: used only with action_cache > 0 online ({PARL} Appendix E recomputes "
+                                  "the cache of all states after each epoch of distillation; here a pool per round, "
+                                  "docs/results/parl-throughput.md)",
     "ActionOptConfig.distill_after": "option: off (the staged pipeline keeps the policy frozen offline instead)",
     "ActionOptConfig.distill_every": "option: every update, as the paper",
     "ActionOptConfig.late_after": "option: off (the paper's setting throughout)",

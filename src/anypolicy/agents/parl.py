@@ -13,9 +13,10 @@ An update
 At evaluation the agent acts with the argmax of the optimized candidates (act_optimize=true), or by CEM
 search on the critic started from the policy's samples or from the whole action box, or any other operator of
 improve/registry.py (act_search).
-Options for expensive policies and hybrid starts: an action cache (policy samples for every dataset state
-drawn ahead in large batches, refreshed every `action_cache` updates; the critic still re-ranks them each
-update), a critic warm-up (no distillation for the first `distill_after` updates), distillation every
+Options for expensive policies and hybrid starts: an action cache (policy samples drawn ahead in large
+batches from a snapshot of the policy, refreshed every `action_cache` updates; the critic still re-ranks them
+each update): offline for every dataset state, online (Appendix E) for a pool of `cache_pool` offline and online
+transitions drawn at each round's start, from which the round's batches come (data/sampler.py, PoolSampler), a critic warm-up (no distillation for the first `distill_after` updates), distillation every
 `distill_every` updates, and a cheaper late setting (fewer samples and local steps after `late_after`).
 parl-rlpd is parl-calql without the regularizer, for hybrid online training (RLPD, Ball et al., 2023).
 IDQL (Hansen-Estruch et al., 2023) is the same machinery without local steps or distillation: IQL's
@@ -60,7 +61,8 @@ class ActionOptConfig:
     act_search: str = "candidates"  # acting operator (improve/registry.py): candidates (global + local), cem-policy, ...
     cem_iterations: int = 5  # CEM rounds at action time
     cem_population: int = 64  # CEM draws per round (the best tenth are the elites)
-    action_cache: int = 0  # >0: draw the k samples of every dataset state ahead, refresh every N updates
+    action_cache: int = 0  # >0: draw the k samples ahead, refresh every N updates (offline: of every dataset state)
+    cache_pool: int = 32768  # online with action_cache: the transitions of each round's pool (its batches' states)
     distill_after: int = 0  # critic warm-up: no distillation during the first N updates of a run
     distill_every: int = 1  # distill at every N-th update only (the critic still learns at each)
     late_after: int = 0  # >0: after N updates switch to the cheaper late setting below
@@ -100,6 +102,21 @@ class ActionOptimizing:
         if cfg.action_cache:  # the cache is a function of this policy snapshot and the round: rebuilt on resume
             self.cache_policy = copy.deepcopy(self.policy).requires_grad_(False)
             self.register_buffer("cache_round", torch.tensor(-1))
+
+    def start_online(self) -> None:
+        """Online rounds count from 0 again: the first one snapshots the policy and fills the cache anew."""
+        super().start_online()
+        self.action_cache, self.filled_round = {}, None
+        if self.cfg.action_cache:
+            self.cache_round.fill_(-1)
+
+    def load_state_dict(self, state, strict: bool = True):
+        """A run trained without the cache (e.g. offline, fine-tuned online with one) has no snapshot yet: it
+        starts as the policy, replaced at the first round."""
+        if self.cfg.action_cache and "cache_round" not in state:
+            state = {**state, "cache_round": torch.tensor(-1),
+                     **{"cache_" + k: v for k, v in state.items() if k.startswith("policy.")}}
+        return super().load_state_dict(state, strict)
 
     def before_update(self, step: int, data: dict[str, torch.Tensor] | None) -> None:
         """Called by the training loops before update number `step` (1-based) with the offline data: the
@@ -225,6 +242,7 @@ class PARLCalQL(ActionOptimizing, Agent):
 
     def start_online(self) -> None:
         """Stage 3: the fine-tuning loop calls this once, before its first update."""
+        super().start_online()
         self.stage.fill_(ONLINE)
         self.stage_now = ONLINE
         self.train_optimize = self.optimize  # stage 2's cheaper setting ends here

@@ -117,3 +117,44 @@ class MixedSampler:
             return off
         on = self.online.sample(n_on, generator)
         return {k: torch.cat([off[k], on[k]]) for k in off if k in on}
+
+
+class PoolSampler:
+    """The batches of PA-RL's online rounds (paper, Appendix E: the action cache is recomputed after each epoch
+    of policy training). At each round's start a pool of `size` transitions is drawn from `mixed` (its offline
+    and online shares) with a generator of the round's own; every batch of the round comes from the pool, with
+    the same online share per batch as `mixed`, and carries `indices` into it, so the agent's cache of policy
+    samples for the pool's states serves every update of the round."""
+
+    def __init__(self, mixed: MixedSampler, size: int, seed: int):
+        if size < 1:
+            raise ValueError(f"the pool must hold at least one transition, got {size}.")
+        self.mixed, self.size, self.seed = mixed, size, seed
+        self.round, self.online_size, self.data, self.n_online = None, 0, {}, 0
+
+    def refresh(self, round_: int, online_size: int) -> dict[str, torch.Tensor]:
+        """Draw round `round_`'s pool from the first `online_size` transitions of the replay buffer (its size at
+        the round's start: a resumed run draws the same pool)."""
+        offline, online, device = self.mixed.offline, self.mixed.online, self.mixed.offline.device
+        generator = torch.Generator(device=device).manual_seed(int(np.random.SeedSequence([self.seed, round_])
+                                                                   .generate_state(1)[0]))
+        if not online_size:
+            n_on = 0
+        elif self.mixed.uniform:
+            n_on = round(self.size * online_size / (online_size + offline.size))
+        else:
+            n_on = round(self.size * self.mixed.online_ratio)
+        off = torch.randint(offline.size, (self.size - n_on,), generator=generator, device=device)
+        on = torch.randint(max(online_size, 1), (n_on,), generator=generator, device=device)
+        self.data = {k: torch.cat([offline.data[k].index_select(0, off), online.data[k].index_select(0, on)])
+                     for k in offline.data if k in online.data}
+        self.round, self.online_size, self.n_online = round_, online_size, n_on
+        return self.data
+
+    def sample(self, batch_size: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
+        n_on = round(batch_size * self.n_online / self.size)
+        n_off = self.size - self.n_online
+        idx = torch.cat([torch.randint(max(n_off, 1), (batch_size - n_on,), generator=generator, device=generator.device),
+                         n_off + torch.randint(max(self.n_online, 1), (n_on,), generator=generator,
+                                               device=generator.device)]).to(self.mixed.offline.device)
+        return {**gather(self.data, idx), "indices": idx}

@@ -20,7 +20,7 @@ import torch
 from anypolicy.agents.base import recipe_class
 from anypolicy.config import ConfigError, override, parse_assignments, to_dict
 from anypolicy.data.dataset import return_to_go
-from anypolicy.data.sampler import MixedSampler, ReplayBuffer
+from anypolicy.data.sampler import MixedSampler, PoolSampler, ReplayBuffer
 from anypolicy.envs.registry import load_dataset, make_env
 from anypolicy.envs.rollout import step_success
 from anypolicy.train.checkpoint import latest_checkpoint, load_checkpoint
@@ -111,6 +111,9 @@ def _run_online(run_dir: Path, stop_after: int | None = None) -> Path:
     buffer = ReplayBuffer(ocfg.buffer_capacity, dataset.obs_dim, dataset.action_dim, device,
                           ("mc_returns",) if mc else ())
     sampler = MixedSampler(offline, buffer, ocfg.online_ratio, uniform=ocfg.online_sampling == "uniform")
+    # PA-RL with an action cache online: rounds of `action_cache` updates on a pool whose samples are cached
+    rounds = getattr(acfg, "action_cache", 0)
+    pool = PoolSampler(sampler, acfg.cache_pool, tcfg.seed) if rounds else None
     generator = torch.Generator(device=device).manual_seed(tcfg.seed + 2)
 
     resume_from = latest_checkpoint(run_dir)
@@ -136,6 +139,8 @@ def _run_online(run_dir: Path, stop_after: int | None = None) -> Path:
         restore_rng(state["rng"], generator, device)
         buffer.load_state_dict(state["buffer"])
         counters = {k: int(state[k]) for k in counters}
+        if pool is not None and counters["updates"] % rounds:  # stopped inside a round: the same pool again
+            pool.refresh(counters["updates"] // rounds, int(state["pool_online_size"]))
     else:
         agent.start_online()
         torch.manual_seed(tcfg.seed + 3)
@@ -160,8 +165,11 @@ def _run_online(run_dir: Path, stop_after: int | None = None) -> Path:
             counters["env_steps"] += 1
             t0 = time.perf_counter()
             for i in range(ocfg.updates_per_step):
-                agent.before_update(counters["updates"] + i + 1, offline.data)
-                metrics = update(sampler.sample(tcfg.batch_size, generator))
+                done_updates = counters["updates"] + i
+                if pool is not None and done_updates % rounds == 0:
+                    pool.refresh(done_updates // rounds, buffer.size)
+                agent.before_update(done_updates + 1, offline.data if pool is None else pool.data)
+                metrics = update((sampler if pool is None else pool).sample(tcfg.batch_size, generator))
                 for k, v in metrics.items():
                     sums[k] = sums[k] + v if k in sums else v.clone()
                 count += 1
@@ -188,7 +196,7 @@ def _run_online(run_dir: Path, stop_after: int | None = None) -> Path:
         if counters["env_steps"] >= next_checkpoint or counters["env_steps"] >= end or finished:
             state = {**counters, "optimizers": {k: o.state_dict() for k, o in agent.optimizers().items()},
                      "rng": rng_state(generator, device), "dims": state["dims"], "buffer": buffer.state_dict(),
-                     "step": counters["env_steps"]}
+                     "step": counters["env_steps"], "pool_online_size": pool.online_size if pool else 0}
             save_rotating(run_dir, counters["env_steps"], agent.state_dict(), state, tcfg.keep_checkpoints)
             next_checkpoint = counters["env_steps"] + ocfg.checkpoint_every
             if counters["env_steps"] >= end and not finished:

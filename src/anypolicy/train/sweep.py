@@ -13,6 +13,7 @@ is skipped, a started one is resumed from its checkpoint. Results are collected 
     recipe_overrides: {iql: {beta: 3}}
     online_steps: 100000          # optional: then fine-tune each finished run online (offline -> online)
     online_overrides: {eval_every: 10000}   # OnlineConfig, train or agent fields of the fine-tuning
+    recipe_online_overrides: {parl-calql: {action_cache: 2500}}   # ... of one recipe's fine-tuning
     online_recipes: [fql, calql]  # optional: only these recipes' runs are fine-tuned (default: all)
 """
 from __future__ import annotations
@@ -28,7 +29,7 @@ from pathlib import Path
 from anypolicy.config import ConfigError
 
 KEYS = {"name", "out", "recipes", "datasets", "seeds", "steps", "overrides", "grid", "recipe_overrides", "online_steps",
-        "online_overrides", "online_recipes"}
+        "online_overrides", "recipe_online_overrides", "online_recipes"}
 COLUMNS = ["method", "task", "seed", "success", "return_mean", "online_success", "run_dir", "status"]
 
 
@@ -91,15 +92,17 @@ def expand(spec: dict) -> list[RunSpec]:
         method = recipe + "".join(f"_{k}={v}" for k, v in combo.items())
         run_dir = Path(spec["out"]).resolve() / _slug(env) / f"{_slug(method)}-s{seed}"  # workers' cwd may differ
         online = spec.get("online_steps") if recipe in (spec.get("online_recipes") or spec["recipes"]) else None
+        online_overrides = {k: str(v) for k, v in {**(spec.get("online_overrides") or {}),
+                                                   **((spec.get("recipe_online_overrides") or {}).get(recipe) or {})}.items()}
         if online:  # fine-tuning takes online, train and agent fields
             from anypolicy.train.online import OnlineConfig
 
             known = {f.name for c in (OnlineConfig(), tcfg, acfg) for f in dataclasses.fields(c)}
-            unknown = set(spec.get("online_overrides") or {}) - known
+            unknown = set(online_overrides) - known
             if unknown:
                 raise ConfigError(f"unknown online_overrides key(s) {', '.join(sorted(unknown))} for {recipe}.")
         runs.append(RunSpec(recipe, dataset, env, int(seed), spec.get("steps"), overrides, method, str(run_dir),
-                            online and int(online), {k: str(v) for k, v in (spec.get("online_overrides") or {}).items()}))
+                            online and int(online), online_overrides))
     return runs
 
 
