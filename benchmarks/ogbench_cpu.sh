@@ -6,7 +6,7 @@
 # DOMAIN: cube-single, scene, cube-double, puzzle-3x3 (each at its default task: 2; 4 for puzzle).
 # Offline -> online rows: online-fql, online-calql, online-parl-calql (from the finished offline cell of that row).
 # Rows at the protocol's budget (100k updates, batch 256, 4x256 MLPs, 50 episodes every 25k): bc (diffusion),
-# iql, rebrac, fql, calql, idql, parl-calql; iql-old and calql-old (issue 19's defaults before it); and the parity rows (DOMAIN cube-single): parity-fql and parity-iql, the reference
+# iql, rebrac, fql, calql, idql, parl-calql (and its ablations parl-calql-nodata, parl-calql-distill); iql-old and calql-old (issue 19's defaults before it); and the parity rows (DOMAIN cube-single): parity-fql and parity-iql, the reference
 # settings (4x512), 50k updates, evaluations every 10k. Per-domain recipe values (IQL's temperature, FQL's
 # alpha, ReBRAC's alphas) come from each recipe's DOMAIN_DEFAULTS (docs/defaults.md).
 set -euo pipefail
@@ -17,6 +17,8 @@ common=(--dataset "ogbench:$domain-play" --env "$domain-singletask-task$task-v0"
 # compile is left to compile=auto, which times both updates at each cell's start (the cells of 2026-12-01 and
 # before set compile=true; the compiled and eager updates are the same computation)
 protocol=(--steps 100000 --set eval_every=25000 --set checkpoint_every=5000 --set hidden=256,256,256,256)
+parl=(--set critic_hidden=256,256 --set hidden=128,128 --set samples=8 --set keep=4 --set pretrain_local_steps=0
+      --set ensemble=2 --set cql_states=64)
 parity=(--steps 50000 --set eval_every=10000 --set checkpoint_every=2500 --set hidden=512,512,512,512)
 case $row in
   bc) args=(bc "${protocol[@]}" --set policy=diffusion --set hidden=256,256,256) ;;  # 3 residual blocks of 256
@@ -32,8 +34,13 @@ case $row in
   # PA-RL's staged pipeline (50k BC, 50k critic pre-training) at the largest setting that comes near the cell's
   # time (docs/results/parl-throughput.md): diffusion of 2 blocks of 128, k 8 cached samples, m 4, no local
   # steps while the policy is frozen (acting keeps T 10), 2 Q heads of 2x256, the regularizer on 64 states
-  parl-calql) args=(parl-calql "${protocol[@]}" --set critic_hidden=256,256 --set hidden=128,128
-                    --set samples=8 --set keep=4 --set pretrain_local_steps=0 --set ensemble=2 --set cql_states=64) ;;
+  parl-calql) args=(parl-calql "${protocol[@]}" "${parl[@]}") ;;
+  # PA-RL's training ablations (section 5.3) on the row: no dataset action among the candidates; distillation
+  # during critic pre-training, its cache refilled from the moving policy every 25k updates (two fills of the 2M
+  # states, about 18 minutes each: about 2 hours a cell). The acting-time ones (global only, local only) run on
+  # every finished parl-calql cell below.
+  parl-calql-nodata) args=(parl-calql "${protocol[@]}" "${parl[@]}" --set data_action=false) ;;
+  parl-calql-distill) args=(parl-calql "${protocol[@]}" "${parl[@]}" --set offline_distill=true --set action_cache=25000) ;;
   # IDQL: the diffusion policy of parl-calql's row (2 blocks of 128) cloned, an IQL critic of the protocol's 4x256
   # (expectile 0.7), acting by re-ranking 32 samples by Q; 11 updates/s measured on a shared core (~100 min)
   idql) args=(idql "${protocol[@]}" --set hidden=128,128 --set critic_hidden=256,256,256,256) ;;
@@ -74,3 +81,8 @@ if [ -f "$dir/episodes.csv" ]; then cp "$dir/episodes.csv" "$out"/; fi
 # critic, at each log tau of the sweep (evaluation only, a few minutes; skipped once its raw file exists)
 isg=docs/results/raw/cfpi/iql-isg-$name.json
 if [ "$row" = iql ] && [ ! -f "$isg" ]; then python benchmarks/cfpi_improve_iql.py "$dir" --out "$isg"; fi
+# issue 20's acting-time ablations of PA-RL (section 5.3) on the finished cell: the row's acting (k 8, m 4, T 10),
+# global optimization only (T 0), local only (k = m = 1), the policy's own samples (evaluation only)
+acting=docs/results/raw/ogbench-cpu/parl-acting-$name.json
+if [ "${row%%-*}" = parl ] && [ ! -f "$acting" ]; then
+  python benchmarks/parl_search.py "$dir" --modes candidates global-only local-only policy --out "$acting"; fi

@@ -47,6 +47,16 @@ def parl_toy_cql_states():
     return dict(sorted(out.items())) or None
 
 
+def parl_toy_online_cache():
+    """benchmarks/parl_toy_online_cache.sh: online PA-RL with fresh samples against the cache in rounds."""
+    labels = {"fresh": "fresh samples at every update", "pool": "cache in rounds (250 updates, pool of 2048)"}
+    out = {}
+    for path in sorted((RAW / "parl" / "toy-online-cache").glob("*-summary.json")):
+        mode, seed = path.name[:-len("-summary.json")].split("-s")
+        out.setdefault(labels[mode], {"toy-nav": {}})["toy-nav"][int(seed)] = final_success(path)
+    return out or None
+
+
 def parl_search():
     saved = json.loads((RAW / "parl" / "toy-search.json").read_text())
     labels = {"candidates": "PA-RL candidates", "policy": "policy alone", "cem-policy": "CEM from policy",
@@ -380,6 +390,30 @@ def ogbench_cpu():
         "of each finished run:\n\n" + markdown_table(["run", "25k", "50k", "75k", "100k"], curve_rows)
 
 
+PARL_ACTING = {"candidates": "parl-calql (the row: acting with k 8, m 4, T 10)",
+               "global-only": "global optimization only (T 0 at acting)",
+               "local-only": "local optimization only (k = m = 1 at acting)",
+               "policy": "the policy's own sample (no optimization at acting)"}
+PARL_TRAINING = {"parl-calql-nodata": "no dataset action among the candidates (trained so)",
+                 "parl-calql-distill": "distillation during critic pre-training (trained so)"}
+
+
+def parl_ablations():
+    """PA-RL's ablations (section 5.3) on the protocol's cells: the acting-time ones evaluated on each finished
+    parl-calql cell's checkpoint (benchmarks/parl_search.py, same episodes), the training ones as cells."""
+    scores: dict = {}
+    for path in sorted((RAW / "ogbench-cpu").glob("parl-acting-parl-calql-*-s*.json")):
+        name, seed = path.stem[len("parl-acting-parl-calql-"):].rsplit("-s", 1)
+        for mode, result in next(iter(json.loads(path.read_text()).values())).items():
+            scores.setdefault(PARL_ACTING[mode], {}).setdefault(name, {})[int(seed)] = result["success"]
+    for row, label in PARL_TRAINING.items():
+        for summary in sorted((RAW / "ogbench-cpu").glob(f"{row}-*-s*/summary.json")):
+            name, seed = summary.parent.name[len(row) + 1:].rsplit("-s", 1)
+            scores.setdefault(label, {}).setdefault(name, {})[int(seed)] = final_success(summary)
+    order = [*PARL_ACTING.values(), *PARL_TRAINING.values()]
+    return dict(sorted(scores.items(), key=lambda kv: order.index(kv[0]))) or None
+
+
 def parity_fql():
     """FQL and IQL at the reference settings (4x512, 50k updates, cube-single task 2): success every 10k."""
     runs = {label: RAW / "ogbench-cpu" / f"parity-{row}-cube-single-s0"
@@ -423,10 +457,12 @@ TABLES = {  # block name: (document, scores, baseline of the probability of impr
     "ogbench-cpu": ("ogbench-cpu.md", ogbench_cpu, None),
     "parity-fql": ("ogbench-cpu.md", parity_fql, None),
     "ogbench-cpu-online": ("ogbench-cpu.md", ogbench_cpu_online, None),
+    "parl-ablations": ("ogbench-cpu.md", parl_ablations, PARL_ACTING["candidates"]),
     "protocol-rates": ("ogbench-cpu.md", protocol_rates, None),
     "parl-toy": ("parl.md", parl_toy, "bc (diffusion)"),
     "parl-toy-cql-states": ("parl.md", parl_toy_cql_states, None),
     "parl-search": ("parl.md", parl_search, None),
+    "parl-toy-online-cache": ("parl.md", parl_toy_online_cache, "fresh samples at every update"),
     "cfpi-toy": ("cfpi.md", lambda: cfpi({"toy-nav": "toy.json"}), "MG-BC"),
     "cfpi-ogbench": ("cfpi.md", lambda: cfpi({"cube-single": "cube-single.json", "cube-double": "cube-double.json",
                                               "scene": "scene.json"}), "MG-BC"),
