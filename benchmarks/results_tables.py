@@ -49,12 +49,15 @@ def parl_toy_cql_states():
 
 def parl_toy_online_cache():
     """benchmarks/parl_toy_online_cache.sh: online PA-RL with fresh samples against the cache in rounds."""
-    labels = {"fresh": "fresh samples at every update", "pool": "cache in rounds (250 updates, pool of 2048)"}
+    def label(mode):
+        rounds = 250 if mode == "pool" else int(mode[len("pool-R"):])
+        return f"cache in rounds ({rounds} updates, pool of {rounds * 2048 // 250})"
     out = {}
     for path in sorted((RAW / "parl" / "toy-online-cache").glob("*-summary.json")):
-        mode, seed = path.name[:-len("-summary.json")].split("-s")
-        out.setdefault(labels[mode], {"toy-nav": {}})["toy-nav"][int(seed)] = final_success(path)
-    return out or None
+        mode, seed = path.name[:-len("-summary.json")].rsplit("-s", 1)
+        name = "fresh samples at every update" if mode == "fresh" else label(mode)
+        out.setdefault(name, {"toy-nav": {}})["toy-nav"][int(seed)] = final_success(path)
+    return dict(sorted(out.items(), key=lambda kv: not kv[0].startswith("fresh"))) or None
 
 
 def parl_search():
