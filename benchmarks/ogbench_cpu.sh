@@ -6,7 +6,7 @@
 # DOMAIN: cube-single, scene, cube-double, puzzle-3x3 (each at its default task: 2; 4 for puzzle).
 # Offline -> online rows: online-fql, online-calql, online-parl-calql (from the finished offline cell of that row).
 # Rows at the protocol's budget (100k updates, batch 256, 4x256 MLPs, 50 episodes every 25k): bc (diffusion),
-# iql, rebrac, fql, calql, idql, parl-calql (and its ablations parl-calql-nodata, parl-calql-distill); iql-old and calql-old (issue 19's defaults before it); and the parity rows (DOMAIN cube-single): parity-fql and parity-iql, the reference
+# iql, rebrac, fql, calql, idql, parl-iql, parl-calql (and its ablations parl-calql-nodata, parl-calql-distill); iql-old and calql-old (issue 19's defaults before it); and the parity rows (DOMAIN cube-single): parity-fql and parity-iql, the reference
 # settings (4x512), 50k updates, evaluations every 10k. Per-domain recipe values (IQL's temperature, FQL's
 # alpha, ReBRAC's alphas) come from each recipe's DOMAIN_DEFAULTS (docs/defaults.md).
 set -euo pipefail
@@ -35,6 +35,10 @@ case $row in
   # time (docs/results/parl-throughput.md): diffusion of 2 blocks of 128, k 8 cached samples, m 4, no local
   # steps while the policy is frozen (acting keeps T 10), 2 Q heads of 2x256, the regularizer on 64 states
   parl-calql) args=(parl-calql "${protocol[@]}" "${parl[@]}") ;;
+  # PA-RL on IQL's critic: the row's policy and candidates (diffusion 2x128, k 8, m 4), the protocol's 4x256 IQL
+  # critic, which trains on dataset actions only (stage 2 draws no samples; distillation online only)
+  parl-iql) args=(parl-iql "${protocol[@]}" --set hidden=128,128 --set critic_hidden=256,256,256,256 --set samples=8
+                  --set keep=4) ;;
   # PA-RL's training ablations (section 5.3) on the row: no dataset action among the candidates; distillation
   # during critic pre-training, its cache refilled from the moving policy every 25k updates (two fills of the 2M
   # states, about 18 minutes each: about 2 hours a cell). The acting-time ones (global only, local only) run on

@@ -343,7 +343,7 @@ def faithful_parity():
 
 OGBENCH_ROWS = {"bc": "BC (diffusion)", "iql": "IQL", "rebrac": "ReBRAC", "fql": "FQL (3x256)",
                 "calql": "Cal-QL (2x256, regularizer on 32 states)",
-                "idql": "IDQL", "parl-iql": "parl-iql (diffusion)",
+                "idql": "IDQL", "parl-iql": "parl-iql (diffusion 2x128, k 8)",
                 "parl-calql": "parl-calql (diffusion 2x128, k 8, heads 2x256)"}  # the CPU setting: parl-throughput.md
 
 
