@@ -279,6 +279,37 @@ def test_critic_pre_training_keeps_the_policy_and_draws_its_samples_once(monkeyp
     assert not all(torch.equal(q0[k], v) for k, v in agent.q.state_dict().items())
 
 
+def test_parl_iql_clones_offline_and_distils_online(monkeypatch):
+    """parl-iql's stages: offline its policy loss is BC on the dataset actions (nothing is improved: IQL's
+    critic needs no policy samples); online it distils improved actions; a checkpoint keeps the stage, and one
+    from before the stages loads as offline."""
+    from anypolicy.agents.parl import PARLIQL, PARLIQLConfig
+    from anypolicy.config import override
+
+    cfg, _ = override(PARLIQLConfig(), {"hidden": "16,16", "critic_hidden": "16,16", "samples": "4", "keep": "2",
+                                        "local_steps": "1"})
+    torch.manual_seed(0)
+    agent = PARLIQL(cfg, 4, 3, LOW.numpy(), HIGH.numpy())
+    data = {"observations": torch.randn(50, 4), "next_observations": torch.randn(50, 4),
+            "actions": LOW + (HIGH - LOW) * torch.rand(50, 3)}
+    batch = toy_batch(data, torch.arange(8))
+    obs = agent.normalize(batch["observations"])
+    improved, improve = [], agent.improve
+    monkeypatch.setattr(agent, "improve", lambda *a, **k: improved.append(1) or improve(*a, **k))
+    torch.manual_seed(1)
+    bc = agent.policy.loss(agent.policy_input(obs), batch["actions"])
+    torch.manual_seed(1)
+    assert torch.equal(agent.extraction_loss(obs, batch, None), bc) and improved == []
+    agent.start_online()
+    agent.extraction_loss(obs, batch, None)
+    assert improved == [1]
+    resumed = PARLIQL(cfg, 4, 3, LOW.numpy(), HIGH.numpy())
+    resumed.load_state_dict(agent.state_dict())
+    assert resumed.online_now
+    resumed.load_state_dict({k: v for k, v in agent.state_dict().items() if k != "online"})
+    assert not resumed.online_now
+
+
 def test_critic_pretraining_can_take_fewer_local_steps_than_acting():
     """pretrain_local_steps=0: stage 2's TD-target candidates are the cached samples themselves (re-ranked, not
     moved), while acting keeps its T local steps; online, the updates get the acting setting back."""

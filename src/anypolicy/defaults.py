@@ -134,6 +134,9 @@ SOURCES: dict[str, str] = {
     "PARLIQLConfig.hidden": "paper: the class's default (3 residual blocks of 256)",
     "PARLIQLConfig.critic_hidden": "paper: IQL (Kostrikov et al. 2022), 256x256 critics",
     "PARLIQLConfig.bc_only": "option: off (on for IDQL)",
+    "PARLIQLConfig.offline_distill": f"paper: {PARL} section 5 and Algorithm 2 (BC, then critic pre-training, then "
+                                     "online fine-tuning with distillation); IQL's critic needs no policy samples, so "
+                                     "the first two run side by side",
     "IDQLConfig.expectile": "paper: IDQL (Hansen-Estruch et al. 2023), tau 0.7 outside AntMaze",
     "IDQLConfig.keep": "paper: IDQL re-ranks all 32 samples",
     "IDQLConfig.local_steps": "paper: IDQL takes no gradient steps on actions",

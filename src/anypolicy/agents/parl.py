@@ -339,11 +339,15 @@ class PARLIQLConfig(ActionOptConfig, IQLConfig):
     policy: str = "diffusion"  # any policy class
     hidden: tuple[int, ...] | None = None  # policy size (None: the class's default)
     critic_hidden: tuple[int, ...] | None = (256, 256)  # Q and V widths
-    bc_only: bool = False  # distill nothing: clone the dataset actions (IDQL)
+    bc_only: bool = False  # distill nothing, online either: clone the dataset actions (IDQL)
+    offline_distill: bool = False  # distil offline too (false: the paper's stages, BC offline, distillation online)
 
 
 class PARLIQL(ActionOptimizing, IQL):
-    """IQL's critic as is; PA-RL replaces the advantage-weighted extraction."""
+    """IQL's critic as is; PA-RL replaces the advantage-weighted extraction. The paper's stages: offline, the
+    base policy is cloned while the critic learns; IQL's critic learns from dataset actions alone, so BC (stage 1)
+    and critic pre-training (stage 2) are independent and run side by side in one update; distillation of the
+    improved actions starts online (stage 3), or offline too with offline_distill."""
 
     Config = PARLIQLConfig
     seed_batchable = False  # action optimization and its cache decide between steps
@@ -352,11 +356,24 @@ class PARLIQL(ActionOptimizing, IQL):
     def __init__(self, cfg: PARLIQLConfig, obs_dim, action_dim, action_low, action_high, **kw):
         super().__init__(cfg, obs_dim, action_dim, action_low, action_high, **kw)
         self.setup_improvement(cfg)
+        self.register_buffer("online", torch.tensor(False))  # saved: a resumed fine-tuning run keeps distilling
+        self.online_now = False  # its host copy, read by the update without a device sync
+
+    def start_online(self) -> None:
+        super().start_online()
+        self.online.fill_(True)
+        self.online_now = True
+
+    def load_state_dict(self, state, strict: bool = True):
+        """Checkpoints from before the stages (which distilled offline) load as offline ones."""
+        result = super().load_state_dict({"online": torch.tensor(False), **state}, strict)
+        self.online_now = bool(self.online)
+        return result
 
     def extraction_loss(self, obs, batch, advantage):
         if not self.distilling:  # critic warm-up: the policy gets no gradient
             return torch.zeros((), device=obs.device)
-        if self.cfg.bc_only:
+        if self.cfg.bc_only or not (self.cfg.offline_distill or self.online_now):
             return self.policy.loss(self.policy_input(obs), batch["actions"])
         return self.distillation_loss(obs, self.improve(obs, batch["actions"] if self.cfg.data_action else None,
                                                         self.cached_samples(batch, "observations")))
