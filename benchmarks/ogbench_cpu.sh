@@ -17,8 +17,8 @@ common=(--dataset "ogbench:$domain-play" --env "$domain-singletask-task$task-v0"
 # compile is left to compile=auto, which times both updates at each cell's start (the cells of 2026-12-01 and
 # before set compile=true; the compiled and eager updates are the same computation)
 protocol=(--steps 100000 --set eval_every=25000 --set checkpoint_every=5000 --set hidden=256,256,256,256)
-parl=(--set critic_hidden=256,256 --set hidden=128,128 --set samples=8 --set keep=4 --set pretrain_local_steps=0
-      --set ensemble=2 --set cql_states=64)
+candidates=(--set hidden=128,128 --set samples=8 --set keep=4)  # PA-RL's policy and candidates (both PA-RL rows)
+parl=("${candidates[@]}" --set critic_hidden=256,256 --set pretrain_local_steps=0 --set ensemble=2 --set cql_states=64)
 parity=(--steps 50000 --set eval_every=10000 --set checkpoint_every=2500 --set hidden=512,512,512,512)
 case $row in
   bc) args=(bc "${protocol[@]}" --set policy=diffusion --set hidden=256,256,256) ;;  # 3 residual blocks of 256
@@ -37,8 +37,7 @@ case $row in
   parl-calql) args=(parl-calql "${protocol[@]}" "${parl[@]}") ;;
   # PA-RL on IQL's critic: the row's policy and candidates (diffusion 2x128, k 8, m 4), the protocol's 4x256 IQL
   # critic, which trains on dataset actions only (stage 2 draws no samples; distillation online only)
-  parl-iql) args=(parl-iql "${protocol[@]}" --set hidden=128,128 --set critic_hidden=256,256,256,256 --set samples=8
-                  --set keep=4) ;;
+  parl-iql) args=(parl-iql "${protocol[@]}" "${candidates[@]}" --set critic_hidden=256,256,256,256) ;;
   # PA-RL's training ablations (section 5.3) on the row: no dataset action among the candidates; distillation
   # during critic pre-training, its cache refilled from the moving policy every 25k updates (two fills of the 2M
   # states, about 18 minutes each: about 2 hours a cell). The acting-time ones (global only, local only) run on

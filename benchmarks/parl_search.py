@@ -24,10 +24,10 @@ MODES = {"candidates": {}, "policy": {"act_optimize": False}, "cem-policy": {"ac
 OPERATOR = {"samples", "keep", "local_steps"}
 
 
-def act_with(agent, fields: dict) -> None:
-    """Set the agent's acting to `fields`, starting from the run's own setting each time."""
+def act_with(agent, run_optimize, fields: dict) -> None:
+    """Set the agent's acting to `fields`, starting from the run's own operator `run_optimize` each time."""
     agent.cfg.act_search, agent.cfg.act_optimize = "candidates", True
-    agent.optimize = dataclasses.replace(agent.run_optimize, **{k: v for k, v in fields.items() if k in OPERATOR})
+    agent.optimize = dataclasses.replace(run_optimize, **{k: v for k, v in fields.items() if k in OPERATOR})
     for k, v in fields.items():
         if k not in OPERATOR:
             setattr(agent.cfg, k, v)
@@ -45,10 +45,10 @@ def main():
     rows = {}
     for run in args.runs:
         agent, tcfg = load_agent(run)
-        agent.run_optimize = agent.optimize
+        run_optimize = agent.optimize
         rows[run] = {}
         for mode in args.modes:
-            act_with(agent, MODES[mode])
+            act_with(agent, run_optimize, MODES[mode])
             t0 = time.perf_counter()
             rows[run][mode] = {"success": run_eval(agent, tcfg, args.episodes)["success"],
                                "seconds": round(time.perf_counter() - t0, 1)}

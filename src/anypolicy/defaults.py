@@ -92,6 +92,8 @@ SOURCES: dict[str, str] = {
     "ActionOptConfig.step_size": f"paper: {PARL} Appendix B.1, step size 3e-4",
     "ActionOptConfig.local_step": f"paper: {PARL} Algorithm 1, gradient steps (cfpi is an option)",
     "ActionOptConfig.cfpi_log_tau": f"paper: {THESIS}, log tau 0.5 (used only with local_step=cfpi)",
+    "ActionOptConfig.offline_distill": f"paper: {PARL} section 5 and Algorithm 2 (BC, then critic pre-training, then "
+                                       "online fine-tuning with distillation); its reference code distils only online",
     "ActionOptConfig.data_action": f"paper: {PARL} section 5 (the dataset action included in action optimization)",
     "ActionOptConfig.data_action_replaces": f"reference: {PARL}'s code, the dataset action in the place of the lowest-Q candidate",
     "ActionOptConfig.local_rule": f"reference: {PARL}'s code, all T steps and the best iterate per candidate",
@@ -123,8 +125,6 @@ SOURCES: dict[str, str] = {
     "PARLCalQLConfig.bc_run": "option: none (stage 1 runs inside the same command)",
     "PARLCalQLConfig.pretrain_local_steps": f"paper: {PARL} takes the same T local steps in every stage (-1); 0 is "
                                             "the CPU protocol's lever, measured in docs/results/parl-throughput.md",
-    "PARLCalQLConfig.offline_distill": f"paper: {PARL} section 5 (BC, then critic pre-training, then online fine-tuning); "
-                                       "its reference code distils only online",
     "PARLRLPDConfig.cql_alpha": "paper: RLPD (Ball et al. 2023) has no conservatism",
     "PARLRLPDConfig.bins": "paper: RLPD regresses with MSE",
     "PARLRLPDConfig.calibrated": "paper: RLPD has no calibration",
@@ -134,9 +134,6 @@ SOURCES: dict[str, str] = {
     "PARLIQLConfig.hidden": "paper: the class's default (3 residual blocks of 256)",
     "PARLIQLConfig.critic_hidden": "paper: IQL (Kostrikov et al. 2022), 256x256 critics",
     "PARLIQLConfig.bc_only": "option: off (on for IDQL)",
-    "PARLIQLConfig.offline_distill": f"paper: {PARL} section 5 and Algorithm 2 (BC, then critic pre-training, then "
-                                     "online fine-tuning with distillation); IQL's critic needs no policy samples, so "
-                                     "the first two run side by side",
     "IDQLConfig.expectile": "paper: IDQL (Hansen-Estruch et al. 2023), tau 0.7 outside AntMaze",
     "IDQLConfig.keep": "paper: IDQL re-ranks all 32 samples",
     "IDQLConfig.local_steps": "paper: IDQL takes no gradient steps on actions",

@@ -68,6 +68,7 @@ class ActionOptConfig:
     late_after: int = 0  # >0: after N updates switch to the cheaper late setting below
     late_samples: int = 0  # k late in training (0: unchanged); kept candidates are min(keep, k)
     late_local_steps: int = -1  # T late in training (-1: unchanged)
+    offline_distill: bool = False  # distil offline too (false: the paper's stages, offline the policy is only cloned)
 
     def __post_init__(self):  # refused when the config is made, before a run directory exists
         for name, low in (("distill_every", 1), ("late_after", 0), ("late_samples", 0), ("late_local_steps", -1)):
@@ -208,7 +209,6 @@ class PARLCalQLConfig(ActionOptConfig, CalQLConfig):
     # rewards (OGBench's scale) it reached 0% where Cal-QL's alpha 5 on every MSE head reached 50% (defaults.py)
     bc_steps: int | None = None  # stage 1: BC updates of the base policy (None: half of the run's --steps)
     bc_run: str = ""  # a BC run (recipe bc, same policy) whose policy is stage 1: bc_steps becomes 0
-    offline_distill: bool = False  # stage 2 distills too (false: the policy stays frozen until online)
     pretrain_local_steps: int = -1  # T of the stage-2 updates (-1: local_steps; acting always keeps local_steps)
 
     def resolved(self, tcfg) -> "PARLCalQLConfig":
@@ -340,7 +340,6 @@ class PARLIQLConfig(ActionOptConfig, IQLConfig):
     hidden: tuple[int, ...] | None = None  # policy size (None: the class's default)
     critic_hidden: tuple[int, ...] | None = (256, 256)  # Q and V widths
     bc_only: bool = False  # distill nothing, online either: clone the dataset actions (IDQL)
-    offline_distill: bool = False  # distil offline too (false: the paper's stages, BC offline, distillation online)
 
 
 class PARLIQL(ActionOptimizing, IQL):
