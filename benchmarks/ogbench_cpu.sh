@@ -3,7 +3,8 @@
 # resumed if its run directory exists and is unfinished, its raw files copied to docs/results/raw/ogbench-cpu/
 # when done (docs/results/ogbench-cpu.md is regenerated from them by benchmarks/results_tables.py).
 #   PATH=.venv/bin:$PATH ANYPOLICY_DATA_DIR=/work/data bash benchmarks/ogbench_cpu.sh RUNS ROW DOMAIN SEED
-# DOMAIN: cube-single, scene, cube-double, puzzle-3x3 (each at its default task: 2; 4 for puzzle).
+# DOMAIN: cube-single, scene, cube-double, puzzle-3x3 (each at its default task: 2; 4 for puzzle), or one of them
+# with -sparse (scene-sparse: sparse rewards, as the FQL line of work runs scene online).
 # Offline -> online rows: online-fql, online-calql, online-parl-calql (from the finished offline cell of that row).
 # Rows at the protocol's budget (100k updates, batch 256, 4x256 MLPs, 50 episodes every 25k): bc (diffusion),
 # iql, rebrac, fql, calql, idql, parl-iql, parl-calql (and its ablations parl-calql-nodata, parl-calql-distill); iql-old and calql-old (issue 19's defaults before it); and the parity rows (DOMAIN cube-single): parity-fql and parity-iql, the reference
@@ -12,7 +13,9 @@
 set -euo pipefail
 runs=$1; row=$2; domain=$3; seed=$4
 task=2; [ "${domain#puzzle}" != "$domain" ] && task=4
-common=(--dataset "ogbench:$domain-play" --env "$domain-singletask-task$task-v0" --seed "$seed"
+# DOMAIN-sparse (e.g. scene-sparse): the same data and task with sparse rewards, -1 until every subtask is done
+base=${domain%-sparse} reward=(); [ "$base" != "$domain" ] && reward=(--set sparse_reward=true)
+common=(--dataset "ogbench:$base-play" --env "$base-singletask-task$task-v0" --seed "$seed" "${reward[@]}"
         --set threads=1 --set eval_episodes=50 --set log_every=1000 --set progress=false --set tensorboard=false)
 # compile is left to compile=auto, which times both updates at each cell's start (the cells of 2026-12-01 and
 # before set compile=true; the compiled and eager updates are the same computation)

@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 
 from anypolicy.data.ogbench import DOMAINS
+
+TASKS = [*DOMAINS, *(d + "-sparse" for d in DOMAINS)]  # ogbench_cpu.sh's DOMAIN argument: -sparse, sparse rewards
 from anypolicy.evaluate.tables import chain_table, markdown_table, score_table, update_blocks
 
 RESULTS = Path(__file__).resolve().parent.parent / "docs" / "results"
@@ -362,7 +364,7 @@ def ogbench_cpu():
     minutes: dict = {}
     for summary in sorted((RAW / "ogbench-cpu").glob("*-s*/summary.json")):
         name, seed = summary.parent.name.rsplit("-s", 1)
-        task = next((d for d in DOMAINS if name.endswith("-" + d)), None)
+        task = next((d for d in TASKS if name.endswith("-" + d)), None)
         row = name[:-len(task) - 1] if task else None
         if row not in OGBENCH_ROWS:  # the parity runs, issue 19's old-defaults cells (faithful_protocol)
             continue

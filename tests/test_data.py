@@ -309,3 +309,35 @@ def test_uniform_mixing_draws_online_transitions_in_proportion_to_their_share():
     counts = [int((mixed.sample(64, g)["observations"][:, 0] == 7.0).sum()) for _ in range(200)]
     share = 5 / (5 + offline.size)
     assert abs(np.mean(counts) / 64 - share) < 0.02 and len(set(counts)) > 3
+
+
+def test_sparse_reward_offline_and_online_alike():
+    """sparse_reward=true: OGBench's per-subtask rewards become -1 until every subtask is done (0), before scale
+    and bias, in the offline batches, their Monte-Carlo returns and the online episodes alike."""
+    from types import SimpleNamespace
+
+    from anypolicy.train.loop import make_sampler
+    from anypolicy.train.online import _add_episode
+    from anypolicy.train.run_config import TrainConfig
+
+    arrays = make_arrays()
+    arrays["rewards"] = np.array([-2, -2, -3, -1, 0, 0, -1, -2, -2, -2] * 2, np.float32)  # successes - subtasks
+    ds = Dataset(**arrays)
+    sparse = np.where(arrays["rewards"] == 0, 0.0, -1.0)
+    acfg = SimpleNamespace(discount=0.9, needs_mc_returns=True)
+    tcfg = TrainConfig(sparse_reward=True, reward_scale=2.0, reward_bias=0.5)
+    sampler = make_sampler(tcfg, acfg, ds, "cpu")
+    np.testing.assert_allclose(sampler.data["rewards"].numpy(), sparse * 2 + 0.5)
+    expected = np.empty(20)  # each episode of 10 cut by its time limit: the last reward continues
+    for ep in range(2):
+        g = (sparse[ep * 10 + 9] * 2 + 0.5) / (1 - 0.9)
+        for t in reversed(range(10)):
+            g = sparse[ep * 10 + t] * 2 + 0.5 + 0.9 * g
+            expected[ep * 10 + t] = g
+    np.testing.assert_allclose(sampler.data["mc_returns"].numpy(), expected, rtol=1e-5)
+    np.testing.assert_allclose(make_sampler(TrainConfig(), acfg, ds, "cpu").data["rewards"].numpy(), ds.rewards)
+    buf = ReplayBuffer(20, 3, 2, "cpu", extra_keys=("mc_returns",))
+    episode = [(ds.observations[t], ds.actions[t], ds.rewards[t], ds.next_observations[t], False) for t in range(10)]
+    _add_episode(buf, episode, tcfg, acfg)
+    np.testing.assert_allclose(buf.data["rewards"][:10].numpy().ravel(), sparse[:10] * 2 + 0.5)
+    np.testing.assert_allclose(buf.data["mc_returns"][:10].numpy().ravel(), expected[:10], rtol=1e-5)

@@ -290,6 +290,9 @@ SOURCES: dict[str, str] = {
     "TrainConfig.eval_envs": "run", "TrainConfig.checkpoint_every": "run", "TrainConfig.keep_checkpoints": "run",
     "TrainConfig.reward_scale": f"paper: OGBench's rewards unscaled, as {FQL}",
     "TrainConfig.reward_bias": f"paper: OGBench's rewards unshifted, as {FQL}",
+    "TrainConfig.sparse_reward": "reference: OGBench's own per-subtask rewards by default, as seohongpark/fql's "
+                                 "--sparse=False; the sparse variant is that flag's rule, which the action-chunking "
+                                 "reference (ColinQiyangLi/qc README) uses for scene and puzzle-3x3",
     "TrainConfig.normalize_observations": "paper: per recipe (TD3+BC and CFPI standardize states; FQL's baselines do not)",
     "TrainConfig.encoder": f"paper: {FQL} pixel tasks, an IMPALA encoder", "TrainConfig.encoder_features": "run",
     "TrainConfig.encoder_sharing": f"paper: {PARL} and DrQ-v2, one encoder trained by the critic",

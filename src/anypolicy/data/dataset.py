@@ -204,6 +204,13 @@ def return_to_go(rewards: np.ndarray, discount: float, truncated: bool) -> np.nd
     return out[::-1]
 
 
+def sparse_rewards(rewards: np.ndarray) -> np.ndarray:
+    """OGBench's per-subtask reward (successes - subtasks) made sparse: -1 until every subtask is done, then 0.
+    Partial credit can trap a critic: scene's task 2 starts with two of five subtasks unmet and must first
+    unlock (one more unmet) before it can close the drawer and the window."""
+    return -(np.asarray(rewards) != 0).astype(np.float32)
+
+
 def from_episodes(episodes: list[dict], action_low, action_high, metadata: dict | None = None) -> Dataset:
     """Build a flat dataset from Minari-style episodes: observations [T+1], actions/rewards/terminations/
     truncations [T], and per-state infos [T+1] (the info of transition t is that of its first state)."""

@@ -14,6 +14,7 @@ import torch
 
 from anypolicy.agents.base import Agent, recipe_class
 from anypolicy.config import ConfigError, parse_assignments, to_dict
+from anypolicy.data.dataset import sparse_rewards
 from anypolicy.data.sampler import ImageSampler, OfflineSampler
 from anypolicy.envs.registry import EnvError, check_env_matches, env_spaces, load_dataset
 from anypolicy.envs.rollout import evaluate
@@ -185,10 +186,12 @@ def save_rotating(run_dir: Path, step: int, weights: dict, state: dict, keep: in
 
 
 def make_sampler(tcfg: TrainConfig, acfg, dataset, device) -> OfflineSampler:
-    """Offline batches; recipes whose config sets needs_mc_returns (Cal-QL) get Monte-Carlo returns,
-    those that set needs_next_actions (SARSA) the data's next actions, reward_free ones (FB) masks that no
-    task label sets."""
+    """Offline batches (rewards made sparse if the run asks); recipes whose config sets needs_mc_returns
+    (Cal-QL) get Monte-Carlo returns, those that set needs_next_actions (SARSA) the data's next actions,
+    reward_free ones (FB) masks that no task label sets."""
     discount = getattr(acfg, "discount", None) if getattr(acfg, "needs_mc_returns", False) else None
+    if tcfg.sparse_reward:
+        dataset = dataclasses.replace(dataset, rewards=sparse_rewards(dataset.rewards))
     kw = dict(reward_scale=tcfg.reward_scale, reward_bias=tcfg.reward_bias, discount=discount,
               next_actions=getattr(acfg, "needs_next_actions", False), reward_free=getattr(acfg, "reward_free", False))
     if dataset.frames is not None:

@@ -19,7 +19,7 @@ import torch
 
 from anypolicy.agents.base import recipe_class
 from anypolicy.config import ConfigError, override, parse_assignments, to_dict
-from anypolicy.data.dataset import return_to_go
+from anypolicy.data.dataset import return_to_go, sparse_rewards
 from anypolicy.data.sampler import MixedSampler, PoolSampler, ReplayBuffer
 from anypolicy.envs.registry import load_dataset, make_env
 from anypolicy.envs.rollout import step_success
@@ -213,7 +213,7 @@ def _run_online(run_dir: Path, stop_after: int | None = None) -> Path:
 def _add_episode(buffer: ReplayBuffer, episode: list, tcfg, acfg) -> None:
     """Store a finished episode: rewards scaled as the offline data, Monte-Carlo returns when needed."""
     obs, actions, rewards, next_obs, terminals = (np.array(x, np.float32) for x in zip(*episode))
-    rewards = rewards * tcfg.reward_scale + tcfg.reward_bias
+    rewards = (sparse_rewards(rewards) if tcfg.sparse_reward else rewards) * tcfg.reward_scale + tcfg.reward_bias
     extra = {}
     if acfg is not None:  # an episode cut by the time limit continues its last reward (data/dataset.py)
         extra["mc_returns"] = return_to_go(rewards, acfg.discount, truncated=not terminals[-1]).astype(np.float32)

@@ -37,6 +37,7 @@ class TrainConfig:
     keep_checkpoints: int = 2  # most recent checkpoints kept on disk
     reward_scale: float = 1.0  # r <- r * scale + bias
     reward_bias: float = 0.0
+    sparse_reward: bool = False  # r <- -1 unless r == 0 (every subtask of the task done), before scale and bias
     normalize_observations: bool | None = None  # standardize observations by dataset statistics (None: the recipe's)
     encoder: str = "impala"  # image datasets (ogbench:visual-*): impala or resnet18, in front of every network
     encoder_features: int = 256  # its output size (the obs_dim the recipe's networks are built for)
