@@ -88,7 +88,8 @@ if [ -f "$dir/episodes.csv" ]; then cp "$dir/episodes.csv" "$out"/; fi
 isg=docs/results/raw/cfpi/iql-isg-$name.json
 if [ "$row" = iql ] && [ ! -f "$isg" ]; then python benchmarks/cfpi_improve_iql.py "$dir" --out "$isg"; fi
 # issue 20's acting-time ablations of PA-RL (section 5.3) on the finished cell: the row's acting (k 8, m 4, T 10),
-# global optimization only (T 0), local only (k = m = 1), the policy's own samples (evaluation only)
+# global optimization only (T 0), local only (k = m = 1), the policy's own samples, and (issue 23) one CFPI step in
+# place of the T gradient steps (evaluation only)
 acting=docs/results/raw/ogbench-cpu/parl-acting-$name.json
 if [ "${row%%-*}" = parl ] && [ ! -f "$acting" ]; then
-  python benchmarks/parl_search.py "$dir" --modes candidates global-only local-only policy --out "$acting"; fi
+  python benchmarks/parl_search.py "$dir" --modes candidates global-only local-only policy cfpi-local --out "$acting"; fi

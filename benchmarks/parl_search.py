@@ -20,8 +20,11 @@ from anypolicy.train.loop import load_agent, run_eval
 # acting settings: config fields read at each action, and the acting operator's own (k, m, T)
 MODES = {"candidates": {}, "policy": {"act_optimize": False}, "cem-policy": {"act_search": "cem-policy"},
          "cem-random": {"act_search": "cem-random"}, "global-only": {"local_steps": 0},
-         "local-only": {"samples": 1, "keep": 1}}
-OPERATOR = {"samples", "keep", "local_steps"}
+         "local-only": {"samples": 1, "keep": 1},
+         # issue 23: the row's candidates moved by one CFPI step (trust region from the k samples' covariance)
+         # in place of T gradient steps
+         "cfpi-local": {"local": "cfpi"}}
+OPERATOR = {"samples", "keep", "local_steps", "local", "log_tau"}
 
 
 def act_with(agent, run_optimize, fields: dict) -> None:

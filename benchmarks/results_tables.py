@@ -398,7 +398,8 @@ def ogbench_cpu():
 PARL_ACTING = {"candidates": "parl-calql (the row: acting with k 8, m 4, T 10)",
                "global-only": "global optimization only (T 0 at acting)",
                "local-only": "local optimization only (k = m = 1 at acting)",
-               "policy": "the policy's own sample (no optimization at acting)"}
+               "policy": "the policy's own sample (no optimization at acting)",
+               "cfpi-local": "one CFPI step in place of the T gradient steps (at acting)"}
 PARL_TRAINING = {"parl-calql-nodata": "no dataset action among the candidates (trained so)",
                  "parl-calql-distill": "distillation during critic pre-training (trained so)"}
 
