@@ -130,3 +130,19 @@ def test_the_online_sweep_reuses_the_offline_sweeps_runs():
         same = offline[run.run_dir]
         assert (same.recipe, same.dataset, same.env, same.seed, same.steps, same.overrides) == \
             (run.recipe, run.dataset, run.env, run.seed, run.steps, run.overrides)
+
+
+def test_a_dataset_entry_names_its_task_and_carries_its_own_settings(tmp_path):
+    """A variant of the same data and env (scene with sparse rewards) is a task of its own: its own directory and
+    report rows, its settings in every run of it and in no other."""
+    spec = tmp_path / "variant.yaml"
+    spec.write_text('recipes: [iql]\ndatasets: [toy:nav, {dataset: "toy:nav", task: nav-sparse, '
+                    'overrides: {sparse_reward: true}}]\noverrides: {hidden: "32,32"}\nseeds: [0]\n')
+    plain, sparse = expand(load_sweep(spec))
+    assert plain.env == sparse.env and (plain.task, sparse.task) == (plain.env, "nav-sparse")
+    assert "sparse_reward" not in plain.overrides and sparse.overrides["sparse_reward"] == "True"
+    assert sparse.overrides["hidden"] == "32,32" and plain.run_dir != sparse.run_dir
+    assert sparse.run_dir.endswith("nav-sparse/iql-s0")
+    spec.write_text('recipes: [iql]\ndatasets: [{dataset: "toy:nav", name: x}]\n')
+    with pytest.raises(ConfigError, match="unknown dataset entry key"):
+        expand(load_sweep(spec))

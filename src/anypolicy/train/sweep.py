@@ -6,6 +6,8 @@ is skipped, a started one is resumed from its checkpoint. Results are collected 
     name: toy                     # the sweep directory is runs/sweeps/<name> unless `out` is given
     recipes: [bc, iql]
     datasets: [toy:nav, {dataset: "ogbench:cube-single-play", env: cube-single-singletask-task2-v0}]
+    # an entry may name its task and carry train settings of its own (a variant of the same data and env):
+    #   {dataset: "ogbench:scene-play", task: scene-sparse, overrides: {sparse_reward: true}}
     seeds: [0, 1, 2]
     steps: 1000
     overrides: {hidden: "64,64"}  # every run
@@ -30,6 +32,7 @@ from anypolicy.config import ConfigError
 
 KEYS = {"name", "out", "recipes", "datasets", "seeds", "steps", "overrides", "grid", "recipe_overrides", "online_steps",
         "online_overrides", "recipe_online_overrides", "online_recipes"}
+DATASET_KEYS = {"dataset", "env", "task", "overrides"}
 COLUMNS = ["method", "task", "seed", "success", "return_mean", "online_success", "run_dir", "status"]
 
 
@@ -45,6 +48,7 @@ class RunSpec:
     run_dir: str = ""
     online_steps: int | None = None  # then fine-tuned online into run_dir + "-online"
     online_overrides: dict[str, str] = field(default_factory=dict)
+    task: str = ""  # the dataset entry's name for its task (its env unless it names one)
 
 
 def _slug(text: str) -> str:
@@ -82,15 +86,21 @@ def expand(spec: dict) -> list[RunSpec]:
     combos = [dict(zip(grid, values)) for values in itertools.product(*grid.values())] if grid else [{}]
     runs = []
     for recipe, data, combo, seed in itertools.product(spec["recipes"], spec["datasets"], combos, spec.get("seeds", [0])):
-        dataset, env = (data["dataset"], data.get("env")) if isinstance(data, dict) else (data, None)
-        env = env or default_env_for(dataset)
-        overrides = {k: str(v) for k, v in {**(spec.get("overrides") or {}),
+        data = data if isinstance(data, dict) else {"dataset": data}
+        stray = set(data) - DATASET_KEYS
+        if stray or "dataset" not in data:
+            raise ConfigError(f"unknown dataset entry key(s) {', '.join(sorted(stray))}; known: "
+                              f"{', '.join(sorted(DATASET_KEYS))}.")
+        dataset = data["dataset"]
+        env = data.get("env") or default_env_for(dataset)
+        task = data.get("task") or env
+        overrides = {k: str(v) for k, v in {**(spec.get("overrides") or {}), **(data.get("overrides") or {}),
                                            **((spec.get("recipe_overrides") or {}).get(recipe) or {}),
                                            **combo}.items()}
         overrides.setdefault("threads", "1")  # one core per run; Ray runs as many as there are cores
         tcfg, acfg = make_configs(recipe, dict(overrides), dataset=dataset, env=env)  # refuse bad keys before any run
         method = recipe + "".join(f"_{k}={v}" for k, v in combo.items())
-        run_dir = Path(spec["out"]).resolve() / _slug(env) / f"{_slug(method)}-s{seed}"  # workers' cwd may differ
+        run_dir = Path(spec["out"]).resolve() / _slug(task) / f"{_slug(method)}-s{seed}"  # workers' cwd may differ
         online = spec.get("online_steps") if recipe in (spec.get("online_recipes") or spec["recipes"]) else None
         online_overrides = {k: str(v) for k, v in {**(spec.get("online_overrides") or {}),
                                                    **((spec.get("recipe_online_overrides") or {}).get(recipe) or {})}.items()}
@@ -102,7 +112,7 @@ def expand(spec: dict) -> list[RunSpec]:
             if unknown:
                 raise ConfigError(f"unknown online_overrides key(s) {', '.join(sorted(unknown))} for {recipe}.")
         runs.append(RunSpec(recipe, dataset, env, int(seed), spec.get("steps"), overrides, method, str(run_dir),
-                            online and int(online), online_overrides))
+                            online and int(online), online_overrides, task))
     return runs
 
 
@@ -124,7 +134,7 @@ def run_one(run: RunSpec) -> dict:
     if run.online_steps:
         online_success = run_online(run, run_dir)
         status += ", fine-tuned online"
-    return {"method": run.method, "task": run.env, "seed": run.seed, "success": summary["final_eval"].get("success"),
+    return {"method": run.method, "task": run.task, "seed": run.seed, "success": summary["final_eval"].get("success"),
             "return_mean": summary["final_eval"].get("return_mean"), "online_success": online_success,
             "run_dir": str(run_dir), "status": status}
 
@@ -169,7 +179,7 @@ def run_sweep(path: str | Path, address: str | None = None, num_cpus: int | None
             try:
                 rows.append(ray.get(done[0]))
             except Exception as exc:  # one failed run does not stop the sweep; it is reported
-                rows.append({"method": run.method, "task": run.env, "seed": run.seed, "success": None,
+                rows.append({"method": run.method, "task": run.task, "seed": run.seed, "success": None,
                              "return_mean": None, "online_success": None, "run_dir": run.run_dir,
                              "status": f"failed: {exc}".splitlines()[0]})
             print(f"[{len(rows)}/{len(runs)}] {run.run_dir}: {rows[-1]['status']}, success {rows[-1]['success']}",
