@@ -32,7 +32,7 @@ def main():
         for log_tau in args.log_taus:
             agent.cfg.act_log_tau = log_tau
             row[f"IQL + I_SG (log tau {log_tau:g})"] = run_eval(agent, tcfg, args.episodes)["success"]
-        results[run] = {"task": tcfg.env, "seed": tcfg.seed, "success": row}
+        results[run] = {"task": tcfg.env, "seed": tcfg.seed, "sparse_reward": tcfg.sparse_reward, "success": row}
         print(run, json.dumps(row), flush=True)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(results, indent=2))

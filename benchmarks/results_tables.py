@@ -92,8 +92,9 @@ def iql_isg(pattern: str):
     out: dict = {}
     for path in sorted((RAW / "cfpi").glob(pattern)):
         for run in json.loads(path.read_text()).values():
+            task = run["task"].split("-singletask")[0] + ("-sparse" if run.get("sparse_reward") else "")
             for method, success in run["success"].items():
-                out.setdefault(method, {}).setdefault(run["task"].split("-singletask")[0], {})[run["seed"]] = success
+                out.setdefault(method, {}).setdefault(task, {})[run["seed"]] = success
     return out
 
 
