@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from anypolicy.envs.registry import load_dataset
-from anypolicy.train.loop import load_agent
+from anypolicy.train.loop import as_trained, load_agent
 
 
 def spearman(x: np.ndarray, y: np.ndarray) -> float:
@@ -34,7 +34,7 @@ def diagnose(run_dir: Path, samples: int, seed: int = 0) -> dict:
     agent, tcfg = load_agent(run_dir)
     cfg = agent.cfg
     data = load_dataset(tcfg.dataset, tcfg.env, episodes=tcfg.dataset_episodes, seed=0)
-    returns = data.mc_returns(cfg.discount, tcfg.reward_scale, tcfg.reward_bias)
+    returns = as_trained(tcfg, data).mc_returns(cfg.discount, tcfg.reward_scale, tcfg.reward_bias)
     idx = np.random.default_rng(seed).choice(len(data.observations), samples, replace=False)
     obs = agent.normalize(torch.as_tensor(data.observations[idx]))
     actions = torch.as_tensor(data.actions[idx])

@@ -11,7 +11,6 @@ says what a critic whose policy succeeds (IQL) reaches on the same data.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 from pathlib import Path
 
@@ -19,18 +18,15 @@ import numpy as np
 import torch
 from scipy.stats import spearmanr
 
-from anypolicy.data.dataset import sparse_rewards
 from anypolicy.envs.registry import load_dataset
-from anypolicy.train.loop import load_agent
+from anypolicy.train.loop import as_trained, load_agent
 
 
 @torch.no_grad()
 def critic_rank(run: str, samples: int, seed: int = 0, policy_samples: int = 0) -> dict:
     agent, tcfg = load_agent(run)
     data = load_dataset(tcfg.dataset, tcfg.env, episodes=tcfg.dataset_episodes, seed=0)
-    rewards = sparse_rewards(data.rewards) if tcfg.sparse_reward else data.rewards
-    returns = dataclasses.replace(data, rewards=rewards).mc_returns(agent.cfg.discount, tcfg.reward_scale,
-                                                                     tcfg.reward_bias)
+    returns = as_trained(tcfg, data).mc_returns(agent.cfg.discount, tcfg.reward_scale, tcfg.reward_bias)
     idx = np.random.default_rng(seed).choice(len(data), samples, replace=False)
     obs = agent.normalize(torch.as_tensor(data.observations[idx].reshape(samples, -1)))
     q = agent.q(obs, torch.as_tensor(data.actions[idx])).min(0).values

@@ -13,9 +13,9 @@ import sys
 from pathlib import Path
 
 from anypolicy.data.ogbench import DOMAINS
+from anypolicy.evaluate.tables import chain_table, markdown_table, score_table, update_blocks
 
 TASKS = [*DOMAINS, *(d + "-sparse" for d in DOMAINS)]  # ogbench_cpu.sh's DOMAIN argument: -sparse, sparse rewards
-from anypolicy.evaluate.tables import chain_table, markdown_table, score_table, update_blocks
 
 RESULTS = Path(__file__).resolve().parent.parent / "docs" / "results"
 RAW = RESULTS / "raw"

@@ -185,13 +185,17 @@ def save_rotating(run_dir: Path, step: int, weights: dict, state: dict, keep: in
         shutil.rmtree(old, ignore_errors=True)
 
 
+def as_trained(tcfg: TrainConfig, dataset):
+    """The dataset with the rewards the run trains on (sparse if it asks; scale and bias are the sampler's)."""
+    return dataclasses.replace(dataset, rewards=sparse_rewards(dataset.rewards)) if tcfg.sparse_reward else dataset
+
+
 def make_sampler(tcfg: TrainConfig, acfg, dataset, device) -> OfflineSampler:
     """Offline batches (rewards made sparse if the run asks); recipes whose config sets needs_mc_returns
     (Cal-QL) get Monte-Carlo returns, those that set needs_next_actions (SARSA) the data's next actions,
     reward_free ones (FB) masks that no task label sets."""
     discount = getattr(acfg, "discount", None) if getattr(acfg, "needs_mc_returns", False) else None
-    if tcfg.sparse_reward:
-        dataset = dataclasses.replace(dataset, rewards=sparse_rewards(dataset.rewards))
+    dataset = as_trained(tcfg, dataset)
     kw = dict(reward_scale=tcfg.reward_scale, reward_bias=tcfg.reward_bias, discount=discount,
               next_actions=getattr(acfg, "needs_next_actions", False), reward_free=getattr(acfg, "reward_free", False))
     if dataset.frames is not None:
