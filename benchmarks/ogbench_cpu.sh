@@ -7,7 +7,8 @@
 # with -sparse (scene-sparse: sparse rewards, as the FQL line of work runs scene online).
 # Offline -> online rows: online-fql, online-calql, online-parl-calql (from the finished offline cell of that row).
 # Rows at the protocol's budget (100k updates, batch 256, 4x256 MLPs, 50 episodes every 25k): bc (diffusion),
-# iql, rebrac, fql, calql, idql, parl-iql, parl-calql (and its ablations parl-calql-nodata, parl-calql-distill); iql-old and calql-old (issue 19's defaults before it); and the parity rows (DOMAIN cube-single): parity-fql and parity-iql, the reference
+# iql, rebrac, fql, calql, idql, parl-iql, parl-calql (and its ablations parl-calql-nodata, parl-calql-distill;
+# parl-calql-ar, its autoregressive policy); iql-old and calql-old (issue 19's defaults before it); and the parity rows (DOMAIN cube-single): parity-fql and parity-iql, the reference
 # settings (4x512), 50k updates, evaluations every 10k. Per-domain recipe values (IQL's temperature, FQL's
 # alpha, ReBRAC's alphas) come from each recipe's DOMAIN_DEFAULTS (docs/defaults.md).
 set -euo pipefail
@@ -38,6 +39,9 @@ case $row in
   # time (docs/results/parl-throughput.md): diffusion of 2 blocks of 128, k 8 cached samples, m 4, no local
   # steps while the policy is frozen (acting keeps T 10), 2 Q heads of 2x256, the regularizer on 64 states
   parl-calql) args=(parl-calql "${protocol[@]}" "${parl[@]}") ;;
+  # the same row with the autoregressive policy (issue 20's one task): 2 transformer layers of width 128, 128 bins
+  # per action dimension; its cache fill runs at 1.4x the diffusion row's (key/value cache; parl-throughput.md)
+  parl-calql-ar) args=(parl-calql "${protocol[@]}" "${parl[@]}" --set policy=autoregressive) ;;
   # PA-RL on IQL's critic: the row's policy and candidates (diffusion 2x128, k 8, m 4), the protocol's 4x256 IQL
   # critic, which trains on dataset actions only (stage 2 draws no samples; distillation online only)
   parl-iql) args=(parl-iql "${protocol[@]}" "${candidates[@]}" --set critic_hidden=256,256,256,256) ;;

@@ -50,7 +50,11 @@ SETTINGS["protocol-critic-m2"] = {**PROTOCOL, "keep": "2"}
 SMALL = {**PROTOCOL, "hidden": "128,128"}
 SETTINGS["protocol-critic-small-k8"] = {**SMALL, "samples": "8"}
 SETTINGS["protocol-critic-small-k16"] = {**SMALL, "samples": "16"}
-SETTINGS["protocol-critic-small-k8-2x256"] = {**SMALL, "samples": "8", "critic_hidden": "256,256"}
+SETTINGS["protocol-critic-small-k8-2x256"] = ROW_CRITIC = {**SMALL, "samples": "8", "critic_hidden": "256,256"}
+# the row's critic stage with the autoregressive policy (issue 20's one-task row): 128 bins, transformer layers of
+# width 128 or 64, one pass per action dimension; the fill is what differs from the diffusion row
+SETTINGS["row-critic-ar-2x128"] = {**ROW_CRITIC, "policy": "autoregressive"}
+SETTINGS["row-critic-ar-2x64"] = {**ROW_CRITIC, "policy": "autoregressive", "hidden": "64,64"}
 # the online stage (stage 3) of the protocol row's setting (benchmarks/ogbench_cpu.sh): fresh samples at every
 # update (the policy moves), T 10 as at acting, distillation at each update; and fewer local steps / samples
 ROW = {"hidden": "128,128", "samples": "8", "keep": "4", "ensemble": "2", "critic_hidden": "256,256", "cql_states": "64"}

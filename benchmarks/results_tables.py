@@ -347,7 +347,8 @@ def faithful_parity():
 OGBENCH_ROWS = {"bc": "BC (diffusion)", "iql": "IQL", "rebrac": "ReBRAC", "fql": "FQL (3x256)",
                 "calql": "Cal-QL (2x256, regularizer on 32 states)",
                 "idql": "IDQL", "parl-iql": "parl-iql (diffusion 2x128, k 8)",
-                "parl-calql": "parl-calql (diffusion 2x128, k 8, heads 2x256)"}  # the CPU setting: parl-throughput.md
+                "parl-calql": "parl-calql (diffusion 2x128, k 8, heads 2x256)",
+                "parl-calql-ar": "parl-calql (autoregressive 2x128, k 8, heads 2x256)"}  # the CPU setting: parl-throughput.md
 
 
 def train_minutes(metrics_csv: Path) -> float:

@@ -141,3 +141,23 @@ def test_expressive_policies_cover_four_modes_where_the_gaussian_cannot():
     assert diffusion["min_mode"] >= 0.08 and diffusion["precision"] >= 0.35, diffusion
 
 
+
+
+def test_autoregressive_sampling_with_cached_keys_matches_full_causal_passes():
+    """The sampler feeds one token per dimension and keeps each layer's keys and values; its logits must be those
+    of a full causal pass over the whole prefix, and a greedy sample the chain of full-pass argmaxes."""
+    torch.manual_seed(0)
+    policy = AutoregressivePolicy(6, 4, -torch.ones(4), torch.ones(4), bins=16, layers=2, width=32, heads=4)
+    with torch.no_grad():
+        policy.position.normal_()  # zero at init: make the positions matter
+        obs, prefix = torch.randn(5, 6), torch.randint(16, (5, 3))
+        cache = []
+        for i in range(4):
+            token = (policy.state_token(obs) if i == 0 else policy.action_tokens(prefix[:, i - 1])) + policy.position[i]
+            cached = policy._next_logits(token, cache)
+            torch.testing.assert_close(cached, policy._logits(obs, prefix[:, :i])[:, -1], atol=1e-5, rtol=1e-5)
+        chain = torch.zeros(5, 0, dtype=torch.long)
+        for _ in range(4):
+            chain = torch.cat([chain, policy._logits(obs, chain)[:, -1].argmax(-1, keepdim=True)], 1)
+        expected = policy.from_unit(policy.bin_centers(chain))
+        torch.testing.assert_close(policy.act(obs, deterministic=True), expected)

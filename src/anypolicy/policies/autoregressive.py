@@ -44,16 +44,45 @@ class AutoregressivePolicy(BoundedPolicy):
         ce = F.cross_entropy(logits.reshape(-1, self.bins), target.reshape(-1), reduction="none")
         return weighted_mean(ce.reshape(len(obs), -1).sum(-1), weights)
 
+    def _next_logits(self, token: torch.Tensor, cache: list) -> torch.Tensor:
+        """Logits [N, bins] of the next dimension from the newest token [N, width] (position added), each layer's
+        keys and values of the earlier tokens kept in `cache` (extended here): the same computation as one more
+        causal pass of `_logits`, without recomputing the prefix (the norm-first layers built in __init__)."""
+        x = token.unsqueeze(1)
+        for i, layer in enumerate(self.transformer.layers):
+            attn = layer.self_attn
+            heads = attn.num_heads
+            q, k, v = F.linear(layer.norm1(x), attn.in_proj_weight, attn.in_proj_bias).chunk(3, -1)
+            q, k, v = (t.unflatten(-1, (heads, -1)).transpose(1, 2) for t in (q, k, v))  # [N, heads, 1, dh]
+            if i < len(cache):
+                k, v = torch.cat([cache[i][0], k], 2), torch.cat([cache[i][1], v], 2)
+                cache[i] = (k, v)
+            else:
+                cache.append((k, v))
+            # the newest token attends to every earlier one; with one query and a few keys, products and a sum
+            # beat the fused attention kernel several times over on the CPU
+            weights = torch.softmax((q * k).sum(-1, keepdim=True) * q.shape[-1] ** -0.5, 2)  # [N, heads, L, 1]
+            mixed = (weights * v).sum(2, keepdim=True)
+            x = x + attn.out_proj(mixed.transpose(1, 2).flatten(-2))
+            x = x + layer.linear2(layer.activation(layer.linear1(layer.norm2(x))))
+        return self.head(x[:, 0])
+
     def sample(self, obs, n, greedy: bool = False):
         b = obs.shape[0]
-        obs_n = obs.repeat_interleave(n, 0)
-        prefix = torch.zeros(b * n, 0, dtype=torch.long, device=obs.device)
-        for _ in range(self.action_dim):  # one pass per action dimension, batched over all B*n samples
-            logits = self._logits(obs_n, prefix)[:, -1]
-            nxt = logits.argmax(-1) if greedy else torch.multinomial(
-                F.softmax(logits / self.temperature, -1), 1).squeeze(-1)
-            prefix = torch.cat([prefix, nxt.unsqueeze(-1)], 1)
-        return self.from_unit(self.bin_centers(prefix)).reshape(b, n, -1)
+        token = self.state_token(obs.repeat_interleave(n, 0)) + self.position[0]
+        cache, picked = [], []
+        for i in range(self.action_dim):  # one token per action dimension, batched over all B*n samples
+            logits = self._next_logits(token, cache)
+            if greedy:
+                nxt = logits.argmax(-1)
+            else:  # inverse-CDF draw: one uniform per sample (multinomial draws one exponential per bin)
+                cdf = F.softmax(logits / self.temperature, -1).cumsum(-1)
+                u = torch.rand(len(cdf), 1, device=cdf.device) * cdf[:, -1:]
+                nxt = torch.searchsorted(cdf, u).squeeze(-1).clamp_max(self.bins - 1)
+            picked.append(nxt)
+            if i + 1 < self.action_dim:
+                token = self.action_tokens(nxt) + self.position[i + 1]
+        return self.from_unit(self.bin_centers(torch.stack(picked, 1))).reshape(b, n, -1)
 
     def act(self, obs, deterministic=False):
         return self.sample(obs, 1, greedy=deterministic)[:, 0]
