@@ -4,8 +4,9 @@ and optionally the headroom probe (the best of many latents near z_r against z_r
 
     ANYPOLICY_DATA_DIR=/tmp/apdata .venv/bin/python benchmarks/bfm_adapt.py runs/fb-toy/fb-s{0,1,2} \
         --methods lola rela cem random finetune --episodes 50 --headroom 64 --out docs/results/raw/bfm/toy.json
-    # OGBench: the five singletask tasks of the run's domain, zero-shot only
-    .venv/bin/python benchmarks/bfm_adapt.py runs/fb-cube/fb-s{0,1,2} --tasks 1 2 3 4 5 --methods --out ...
+    # OGBench: the five singletask tasks of the run's domain, zero-shot only (by reward inference, and with --goal
+    # by goal inference as well: z = B(g) from each episode's goal observation)
+    .venv/bin/python benchmarks/bfm_adapt.py runs/fb-cube/fb-s{0,1,2} --tasks 1 2 3 4 5 --methods --goal --out ...
 """
 import argparse
 import json
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from anypolicy.bfm.adapt import AdaptConfig, adapt, headroom, load_task, zero_shot
+from anypolicy.bfm.adapt import AdaptConfig, adapt, headroom, load_task, zero_shot, zero_shot_goal
 from anypolicy.train.loop import load_agent
 
 
@@ -26,6 +27,7 @@ def main():
     p.add_argument("--eval-every", type=int, default=5)
     p.add_argument("--eval-episodes", type=int, default=50)
     p.add_argument("--zero-shot-episodes", type=int, default=50)
+    p.add_argument("--goal", action="store_true", help="also zero-shot by goal inference (OGBench goals)")
     p.add_argument("--headroom", type=int, default=0, help="latents for the headroom probe (0: skip)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="AdaptConfig fields")
     p.add_argument("--out", required=True)
@@ -41,6 +43,9 @@ def main():
             entry = results.setdefault(key, {"run": run, "task": task})
             if "zero_shot" not in entry:
                 entry["zero_shot"] = zero_shot(*load_agent(run), task, episodes=args.zero_shot_episodes)
+            if args.goal and "zero_shot_goal" not in entry:
+                entry["zero_shot_goal"] = zero_shot_goal(*load_agent(run), task, episodes=args.zero_shot_episodes)
+                print(key, "zero-shot from the goal", entry["zero_shot_goal"]["success"], flush=True)
             for method in args.methods:
                 if method not in entry:
                     cfg, _ = override(AdaptConfig(method=method, episodes=args.episodes, eval_every=args.eval_every,

@@ -74,6 +74,56 @@ def test_goal_inference_points_to_the_goals_latent():
     assert int((b @ z_g).argmax()) == 17  # of all states, the goal's own B aligns best with z_g
 
 
+def test_goal_inference_of_a_batch_is_each_goals_own_latent():
+    torch.manual_seed(0)
+    agent = FB(TINY, 4, 2, -np.ones(2), np.ones(2))
+    goals = np.random.default_rng(0).normal(size=(5, 4)).astype(np.float32)
+    batch = agent.goal_inference(goals)
+    assert batch.shape == (5, 8)
+    for goal, z in zip(goals, batch):
+        torch.testing.assert_close(agent.goal_inference(goal), z)
+
+
+def test_goal_conditioned_evaluation_hands_each_episode_its_own_goal(monkeypatch):
+    """OGBench gives the goal observation in the reset info, and it differs from reset to reset (the arm's pose at
+    the goal is drawn anew), so each episode must be handed the goal of its own reset, also after an environment
+    restarts for the next episode."""
+    import gymnasium
+
+    from anypolicy.envs import rollout
+
+    resets = []  # the goal of every reset, in order
+
+    class RecordGoals(gymnasium.Wrapper):
+        def reset(self, **kwargs):
+            obs, info = self.env.reset(**kwargs)
+            resets.append(info["goal"].copy())
+            return obs, info
+
+    make_env = rollout.make_env
+    monkeypatch.setattr(rollout, "make_env", lambda *a, **k: RecordGoals(make_env(*a, **k)))
+    seen = []
+
+    def act(obs, goals):
+        seen.append(goals.copy())
+        return np.zeros((len(obs), 5), np.float32)
+
+    out = rollout.evaluate(act, "cube-single-singletask-task2-v0", episodes=3, seed=1, num_envs=2,
+                           goal_conditioned=True)
+    assert out["episodes"] == 3 and len(resets) == 3
+    assert np.abs(resets[0] - resets[1]).max() > 0.1  # a constant goal could not pass what follows
+    np.testing.assert_allclose(seen[0], np.stack(resets[:2]), atol=1e-6)
+    np.testing.assert_allclose(seen[-1], resets[2][None], atol=1e-6)  # env 0's second episode, alone at the end
+
+
+def test_goal_zero_shot_is_refused_where_the_environment_gives_no_goal(toy_fb):
+    from anypolicy.bfm.adapt import zero_shot_goal
+    from anypolicy.train.loop import load_agent
+
+    with pytest.raises(ValueError, match="no goal observation"):
+        zero_shot_goal(*load_agent(toy_fb), episodes=2)
+
+
 def test_an_fb_update_reads_no_reward():
     torch.manual_seed(0)
     batch = {"observations": torch.randn(32, 4), "next_observations": torch.randn(32, 4),

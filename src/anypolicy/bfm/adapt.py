@@ -395,6 +395,16 @@ def zero_shot(agent, tcfg, task: int | None = None, env: str | None = None, epis
     return {"env": env_id, **evaluate(lambda o: agent.act(o), env_id, episodes, seed=seed)}
 
 
+def zero_shot_goal(agent, tcfg, task: int | None = None, env: str | None = None, episodes: int = 50,
+                   seed: int = 0) -> dict:
+    """Success and return of pi_{z_g} on a task, z_g = B(g) from each episode's goal observation (no labels)."""
+    if not isinstance(agent, FB):
+        raise ConfigError(f"this is a '{tcfg.recipe}' run; goal inference needs an fb run.")
+    env_id = env or task_env(tcfg.env, task)
+    return {"env": env_id, **evaluate(lambda obs, goals: agent.act(obs, z=agent.goal_inference(goals)), env_id,
+                                      episodes, seed=seed, goal_conditioned=True)}
+
+
 def adapt(agent, tcfg, cfg: AdaptConfig, task: int | None = None, env: str | None = None) -> dict:
     agent, env_id, next_obs, rewards = load_task(agent, tcfg, task, env)
     torch.manual_seed(cfg.seed)

@@ -213,9 +213,10 @@ class FB(Agent):
 
     @torch.no_grad()
     def goal_inference(self, goal_obs) -> torch.Tensor:
-        """z_g = B(g) for a goal observation [S] (raw)."""
+        """z_g = B(g) for a goal observation [S] (raw), or one latent per goal for goals [N, S]."""
         goal = torch.as_tensor(np.asarray(goal_obs), dtype=torch.float32, device=self.obs_mean.device)
-        return self.backward_map(self.normalize(goal.reshape(1, -1)))[0]
+        z = self.backward_map(self.normalize(goal.reshape(-1, goal.shape[-1])))
+        return z[0] if goal.dim() == 1 else z
 
     @torch.no_grad()
     def act(self, obs, deterministic: bool = True, z: torch.Tensor | None = None) -> np.ndarray:

@@ -19,21 +19,29 @@ def step_success(info: dict) -> bool:
     return bool(info.get("success", info.get("is_success", False)))
 
 
-def evaluate(act: Callable[[np.ndarray], np.ndarray], env_id: str, episodes: int = 10, seed: int = 0,
-             num_envs: int = 10, frame_stack: int = 1, observation_keys: tuple[str, ...] = ()) -> dict:
+def evaluate(act: Callable[..., np.ndarray], env_id: str, episodes: int = 10, seed: int = 0,
+             num_envs: int = 10, frame_stack: int = 1, observation_keys: tuple[str, ...] = (),
+             goal_conditioned: bool = False) -> dict:
     """Run `episodes` episodes with `num_envs` environments stepping in lockstep; `act` maps a batch of
-    observations [n, S] (float32; images stay uint8, stacks of `frame_stack` frames) to actions [n, A].
-    Returns success rate and return (%, mean, std) and, where the environment has reference returns, the
-    normalized score."""
+    observations [n, S] (float32; images stay uint8, stacks of `frame_stack` frames) to actions [n, A]; with
+    `goal_conditioned`, `act(observations, goals)` also gets each episode's goal observation [n, S] from its reset
+    info (OGBench's `goal`). Returns success rate and return (%, mean, std) and, where the environment has
+    reference returns, the normalized score."""
     num_envs = max(1, min(num_envs, episodes))
     envs = [make_env(env_id, frame_stack, observation_keys) for _ in range(num_envs)]
     returns, successes = [], []
     next_episode = 0
-    obs, ep_return, ep_success, active = [None] * num_envs, np.zeros(num_envs), np.zeros(num_envs, bool), []
+    obs, goals = [None] * num_envs, [None] * num_envs
+    ep_return, ep_success, active = np.zeros(num_envs), np.zeros(num_envs, bool), []
 
     def start(i):
         nonlocal next_episode
-        obs[i], _ = envs[i].reset(seed=seed * 100_003 + next_episode)
+        obs[i], info = envs[i].reset(seed=seed * 100_003 + next_episode)
+        if goal_conditioned:
+            if "goal" not in info:
+                raise ValueError(f"'{env_id}' gives no goal observation at reset (info['goal']): goal-conditioned "
+                                 "evaluation needs one (OGBench's manipulation and navigation tasks give it).")
+            goals[i] = info["goal"]
         ep_return[i], ep_success[i] = 0.0, False
         next_episode += 1
 
@@ -41,7 +49,8 @@ def evaluate(act: Callable[[np.ndarray], np.ndarray], env_id: str, episodes: int
         start(i)
         active.append(i)
     while active:
-        actions = act(policy_batch(np.stack([obs[i] for i in active])))
+        batch = policy_batch(np.stack([obs[i] for i in active]))
+        actions = act(batch, policy_batch(np.stack([goals[i] for i in active]))) if goal_conditioned else act(batch)
         still = []
         for i, a in zip(active, actions):
             obs[i], r, term, trunc, step_info = envs[i].step(a)
