@@ -132,6 +132,19 @@ def test_the_online_sweep_reuses_the_offline_sweeps_runs():
             (run.recipe, run.dataset, run.env, run.seed, run.steps, run.overrides)
 
 
+def test_the_autoregressive_sweep_is_the_parl_calql_row_with_another_policy():
+    from pathlib import Path
+
+    sweeps = Path(__file__).parent.parent / "benchmarks" / "sweeps"
+    row = {(r.env, r.seed): r for r in expand(load_sweep(sweeps / "ogbench-cpu.yaml")) if r.recipe == "parl-calql"}
+    ar = expand(load_sweep(sweeps / "ogbench-cpu-ar.yaml"))
+    assert len(ar) == 3
+    for run in ar:
+        same = row[(run.env, run.seed)]
+        assert run.overrides == {**same.overrides, "policy": "autoregressive"} and run.steps == same.steps
+        assert run.run_dir != same.run_dir
+
+
 def test_a_dataset_entry_names_its_task_and_carries_its_own_settings(tmp_path):
     """A variant of the same data and env (scene with sparse rewards) is a task of its own: its own directory and
     report rows, its settings in every run of it and in no other."""
