@@ -5,7 +5,7 @@ in the same process.
 
     .venv/bin/python benchmarks/policy_sampling.py --reps 3 --out docs/results/raw/policy-sampling-cpu.json
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/policy_sampling.py --only autoregressive --hidden 64,64 \
-        --samples 8 --reps 5 --out docs/results/raw/policy-sampling-ar-cache-cpu.json   # PA-RL row's sizes
+        --samples 8 --reps 7 --out docs/results/raw/policy-sampling-ar-2x64-cpu.json   # and 128,128 (-2x128-)
 """
 import argparse
 import json

@@ -375,13 +375,17 @@ def task_env(env_id: str, task: int | None) -> str:
     return re.sub(r"task\d+", f"task{task}", env_id)
 
 
+def require_fb(agent, tcfg) -> None:
+    if not isinstance(agent, FB):
+        raise ConfigError(f"this is a '{tcfg.recipe}' run; zero-shot inference and adaptation need an fb run.")
+
+
 def load_task(agent, tcfg, task: int | None = None, env: str | None = None, samples: int = 100_000, seed: int = 0):
     """An FB run's agent (and its train config, as `anypolicy.train.loop.load_agent` returns them) with the
     task's environment and labelled transitions for inference: (agent, env_id, next_observations [n, S], rewards [n])."""
     from anypolicy.envs.registry import load_dataset
 
-    if not isinstance(agent, FB):
-        raise ConfigError(f"this is a '{tcfg.recipe}' run; zero-shot inference and adaptation need an fb run.")
+    require_fb(agent, tcfg)
     env_id = env or task_env(tcfg.env, task)
     data = load_dataset(tcfg.dataset, env_id, episodes=tcfg.dataset_episodes, seed=0)
     idx = np.random.default_rng(seed).permutation(len(data))[:samples]
@@ -398,8 +402,7 @@ def zero_shot(agent, tcfg, task: int | None = None, env: str | None = None, epis
 def zero_shot_goal(agent, tcfg, task: int | None = None, env: str | None = None, episodes: int = 50,
                    seed: int = 0) -> dict:
     """Success and return of pi_{z_g} on a task, z_g = B(g) from each episode's goal observation (no labels)."""
-    if not isinstance(agent, FB):
-        raise ConfigError(f"this is a '{tcfg.recipe}' run; goal inference needs an fb run.")
+    require_fb(agent, tcfg)
     env_id = env or task_env(tcfg.env, task)
     return {"env": env_id, **evaluate(lambda obs, goals: agent.act(obs, z=agent.goal_inference(goals)), env_id,
                                       episodes, seed=seed, goal_conditioned=True)}

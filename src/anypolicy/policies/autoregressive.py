@@ -56,9 +56,7 @@ class AutoregressivePolicy(BoundedPolicy):
             q, k, v = (t.unflatten(-1, (heads, -1)).transpose(1, 2) for t in (q, k, v))  # [N, heads, 1, dh]
             if i < len(cache):
                 k, v = torch.cat([cache[i][0], k], 2), torch.cat([cache[i][1], v], 2)
-                cache[i] = (k, v)
-            else:
-                cache.append((k, v))
+            cache[i:i + 1] = [(k, v)]  # the layer's keys and values so far (appended at the first token)
             # the newest token attends to every earlier one; with one query and a few keys, products and a sum
             # beat the fused attention kernel several times over on the CPU
             weights = torch.softmax((q * k).sum(-1, keepdim=True) * q.shape[-1] ** -0.5, 2)  # [N, heads, L, 1]
