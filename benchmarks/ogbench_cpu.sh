@@ -39,9 +39,11 @@ case $row in
   # time (docs/results/parl-throughput.md): diffusion of 2 blocks of 128, k 8 cached samples, m 4, no local
   # steps while the policy is frozen (acting keeps T 10), 2 Q heads of 2x256, the regularizer on 64 states
   parl-calql) args=(parl-calql "${protocol[@]}" "${parl[@]}") ;;
-  # the same row with the autoregressive policy (issue 20's one task): 2 transformer layers of width 128, 128 bins
-  # per action dimension; its cache fill runs at 1.4x the diffusion row's (key/value cache; parl-throughput.md)
-  parl-calql-ar) args=(parl-calql "${protocol[@]}" "${parl[@]}" --set policy=autoregressive) ;;
+  # the same row with the autoregressive policy (issue 20's one task): 2 transformer layers of width 64, 128 bins
+  # per action dimension. At the diffusion row's width (128) its BC stage alone runs at 0.17x the diffusion
+  # policy's rate (3 GFLOP an update: 5 tokens through 2 layers; about 70 minutes of the cell) and the cell takes
+  # about 2.7 hours; at 64, BC at 0.35x and a cache fill at 0.54x the diffusion row's (parl-throughput.md)
+  parl-calql-ar) args=(parl-calql "${protocol[@]}" "${parl[@]}" --set policy=autoregressive --set hidden=64,64) ;;
   # PA-RL on IQL's critic: the row's policy and candidates (diffusion 2x128, k 8, m 4), the protocol's 4x256 IQL
   # critic, which trains on dataset actions only (stage 2 draws no samples; distillation online only)
   parl-iql) args=(parl-iql "${protocol[@]}" "${candidates[@]}" --set critic_hidden=256,256,256,256) ;;

@@ -35,6 +35,10 @@ SETTINGS = {  # name -> (recipe, overrides); the protocol size first, smaller on
     "calql-3x256-s32": ("calql", {"hidden": W3, "critic_hidden": W3, "cql_states": "32"}),
     "calql-4x256-s16": ("calql", {"hidden": W4, "critic_hidden": W4, "cql_states": "16"}),
     "bc-diffusion": ("bc", {"policy": "diffusion", "hidden": "256,256,256"}),
+    # PA-RL's BC stage (stage 1) with the policies of its rows: diffusion and autoregressive of width 128, and 64
+    "bc-diffusion-2x128": ("bc", {"policy": "diffusion", "hidden": "128,128"}),
+    "bc-ar-2x128": ("bc", {"policy": "autoregressive", "hidden": "128,128"}),
+    "bc-ar-2x64": ("bc", {"policy": "autoregressive", "hidden": "64,64"}),
 }
 OBS, ACT, BATCH = 28, 5, 256
 

@@ -163,6 +163,27 @@ def bfm_zero_shot(name: str, baselines: str):
     return out if any(k.startswith("FB") for k in out) else {}
 
 
+def bfm_ogbench_zero_shot():
+    """Zero-shot of the FB cells of bfm_ogbench.sh (100k updates) per task and seed, by reward and by goal
+    inference, beside the protocol's IQL cells trained on task 2's rewards (ogbench-cpu.md, same 100k updates)."""
+    task = lambda env: "task " + env.split("task")[-1].split("-")[0]  # noqa: E731
+    actors = {"fb": "TD3-style actor", "fb-awr": "in-sample actor"}
+    out: dict = {}
+    for path in sorted((RAW / "bfm").glob("zero-shot-fb*-cube-single-s*.json")):
+        row, seed = path.stem.removeprefix("zero-shot-").split("-cube-single-s")
+        for e in json.loads(path.read_text()).values():
+            for key, inference in (("zero_shot", "reward"), ("zero_shot_goal", "goal")):
+                if key in e:
+                    out.setdefault(f"FB, {actors[row]}, {inference} inference", {}).setdefault(
+                        task(e[key]["env"]), {})[int(seed)] = e[key]["success"]
+    if out:
+        for summary in sorted((RAW / "ogbench-cpu").glob("iql-cube-single-s*/summary.json")):
+            s = json.loads(summary.read_text())
+            out.setdefault("IQL trained on task 2's rewards (100k, ogbench-cpu.md)", {}).setdefault(
+                task(s["env"]), {})[s["seed"]] = s["final_eval"]["success"]
+    return out
+
+
 def sweep_toy():
     out: dict = {}
     with (RAW / "sweep-toy-results.csv").open() as f:
@@ -348,7 +369,7 @@ OGBENCH_ROWS = {"bc": "BC (diffusion)", "iql": "IQL", "rebrac": "ReBRAC", "fql":
                 "calql": "Cal-QL (2x256, regularizer on 32 states)",
                 "idql": "IDQL", "parl-iql": "parl-iql (diffusion 2x128, k 8)",
                 "parl-calql": "parl-calql (diffusion 2x128, k 8, heads 2x256)",
-                "parl-calql-ar": "parl-calql (autoregressive 2x128, k 8, heads 2x256)"}  # the CPU setting: parl-throughput.md
+                "parl-calql-ar": "parl-calql (autoregressive 2x64, k 8, heads 2x256)"}  # the CPU setting: parl-throughput.md
 
 
 def train_minutes(metrics_csv: Path) -> float:
@@ -445,7 +466,7 @@ def parity_fql():
 def protocol_rates():
     """benchmarks/protocol_rates.py: compiled updates/s of each candidate size, and minutes per 100k updates."""
     blocks = []
-    for name in ("cpu", "cql-states-cpu", "fit-cpu", "fit-calql-cpu"):  # one run each, oldest first
+    for name in ("cpu", "cql-states-cpu", "fit-cpu", "fit-calql-cpu", "bc-stage-cpu"):  # one run each, oldest first
         path = RAW / f"protocol-rates-{name}.json"
         if path.exists():
             raw = json.loads(path.read_text())
@@ -482,6 +503,7 @@ TABLES = {  # block name: (document, scores, baseline of the probability of impr
     "bfm-toy-drop": ("bfm.md", lambda: bfm_worst_drop("toy.json"), None, False),
     "bfm-toy-headroom": ("bfm.md", lambda: bfm_headroom("toy.json"), None),
     "bfm-cube-zero-shot": ("bfm.md", lambda: bfm_zero_shot("cube-single.json", "cube-single-bc-iql-tasks.json"), None),
+    "bfm-cube-zero-shot-100k": ("bfm.md", bfm_ogbench_zero_shot, None),
     "sweep-toy": ("evaluation.md", sweep_toy, "bc"),
     "iql-cube-gpu": ("iql-cube-single.md", iql_cube_gpu, None),
     "precision-toy": ("throughput.md", precision_toy, "IQL fp32"),

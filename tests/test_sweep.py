@@ -141,7 +141,8 @@ def test_the_autoregressive_sweep_is_the_parl_calql_row_with_another_policy():
     assert len(ar) == 3
     for run in ar:
         same = row[(run.env, run.seed)]
-        assert run.overrides == {**same.overrides, "policy": "autoregressive"} and run.steps == same.steps
+        assert run.overrides == {**same.overrides, "policy": "autoregressive", "hidden": "64,64"}
+        assert run.steps == same.steps
         assert run.run_dir != same.run_dir
 
 
