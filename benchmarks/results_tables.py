@@ -165,7 +165,7 @@ def bfm_zero_shot(name: str, baselines: str):
 
 def bfm_ogbench_zero_shot():
     """Zero-shot of the FB cells of bfm_ogbench.sh (100k updates) per task and seed, by reward and by goal
-    inference, beside the protocol's IQL cells trained on task 2's rewards (ogbench-cpu.md, same 100k updates)."""
+    inference."""
     task = lambda env: "task " + env.split("task")[-1].split("-")[0]  # noqa: E731
     actors = {"fb": "TD3-style actor", "fb-awr": "in-sample actor"}
     out: dict = {}
@@ -176,12 +176,24 @@ def bfm_ogbench_zero_shot():
                 if key in e:
                     out.setdefault(f"FB, {actors[row]}, {inference} inference", {}).setdefault(
                         task(e[key]["env"]), {})[int(seed)] = e[key]["success"]
-    if out:
-        for summary in sorted((RAW / "ogbench-cpu").glob("iql-cube-single-s*/summary.json")):
-            s = json.loads(summary.read_text())
-            out.setdefault("IQL trained on task 2's rewards (100k, ogbench-cpu.md)", {}).setdefault(
-                task(s["env"]), {})[s["seed"]] = s["final_eval"]["success"]
     return out
+
+
+def bfm_diagnosis():
+    """fb_diagnose.py's measurements of each FB cube-single run, per task: reward inference, F's ranking, actor."""
+    files = [("20k", RAW / "bfm" / f"diagnose-cube-single-{row}-s0.json") for row in ("fb", "fb-awr")]
+    files += [("100k", path) for path in sorted((RAW / "bfm").glob("diagnose-fb*-cube-single-s*.json"))]
+    rows = []
+    for budget, path in files:
+        if path.exists():
+            raw = json.loads(path.read_text())
+            actor = "in-sample" if "awr" in path.stem else "TD3-style"
+            for r in raw["rows"]:
+                rows.append([f"{actor}, {budget}", str(r["task"]), f"{100 * r['success_share']:.1f}%",
+                             f"{r['reward_auc_of_z_r']:.2f}", f"{r['reward_auc_best_linear']:.2f}",
+                             f"{r['q_spearman_with_mc_returns']:.2f}", f"{100 * r['actor_beats_data_share']:.0f}%"])
+    return markdown_table(["FB run (seed 0)", "task", "success states", "AUC of B(s')^T z_r", "best linear AUC",
+                           "Spearman(F^T z_r, MC return)", "actor's Q above the data action's"], rows) if rows else None
 
 
 def sweep_toy():
@@ -504,6 +516,7 @@ TABLES = {  # block name: (document, scores, baseline of the probability of impr
     "bfm-toy-headroom": ("bfm.md", lambda: bfm_headroom("toy.json"), None),
     "bfm-cube-zero-shot": ("bfm.md", lambda: bfm_zero_shot("cube-single.json", "cube-single-bc-iql-tasks.json"), None),
     "bfm-cube-zero-shot-100k": ("bfm.md", bfm_ogbench_zero_shot, None),
+    "bfm-diagnosis": ("bfm.md", bfm_diagnosis, None),
     "sweep-toy": ("evaluation.md", sweep_toy, "bc"),
     "iql-cube-gpu": ("iql-cube-single.md", iql_cube_gpu, None),
     "precision-toy": ("throughput.md", precision_toy, "IQL fp32"),
