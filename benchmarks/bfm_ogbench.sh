@@ -4,7 +4,8 @@
 # docs/results/raw/bfm/ogbench/ROW-sSEED/, then zero-shot on all five tasks, by reward inference and by goal
 # inference (benchmarks/bfm_adapt.py --goal, 50 episodes each), and the diagnosis of benchmarks/fb_diagnose.py.
 #   PATH=.venv/bin:$PATH ANYPOLICY_DATA_DIR=/work/data bash benchmarks/bfm_ogbench.sh RUNS ROW SEED
-# Rows: fb-awr (the in-sample actor: BREEZE-style AWR on an expectile V(s, z)) and fb (the TD3-style actor), both
+# Rows: fb-awr (the in-sample actor: BREEZE-style AWR on an expectile V(s, z); fb-awr-beta3 with the weights'
+# inverse temperature at 3, not BREEZE's 0.05) and fb (the TD3-style actor), all
 # 100k updates of F/B/actor 2x256 and d 32: the largest size whose 100k updates fit a session on one core (about
 # 20 updates/s compiled; the method note's 2x512 and d 50 run at about 11, 2.5 hours; docs/results/bfm.md).
 set -euo pipefail
@@ -15,6 +16,7 @@ args=(fb --dataset ogbench:cube-single-play --env cube-single-singletask-task2-v
 case $row in
   fb) ;;
   fb-awr) args+=(--set actor=awr) ;;
+  fb-awr-beta3) args+=(--set actor=awr --set beta=3) ;;  # the inverse temperature before 2026-12-08 (bfm.md)
   *) echo "unknown row $row" >&2; exit 2 ;;
 esac
 name=$row-cube-single-s$seed

@@ -167,7 +167,7 @@ def bfm_ogbench_zero_shot():
     """Zero-shot of the FB cells of bfm_ogbench.sh (100k updates) per task and seed, by reward and by goal
     inference."""
     task = lambda env: "task " + env.split("task")[-1].split("-")[0]  # noqa: E731
-    actors = {"fb": "TD3-style actor", "fb-awr": "in-sample actor"}
+    actors = {"fb": "TD3-style actor", "fb-awr": "in-sample actor", "fb-awr-beta3": "in-sample actor with beta 3"}
     out: dict = {}
     for path in sorted((RAW / "bfm").glob("zero-shot-fb*-cube-single-s*.json")):
         row, seed = path.stem.removeprefix("zero-shot-").split("-cube-single-s")
@@ -187,13 +187,35 @@ def bfm_diagnosis():
     for budget, path in files:
         if path.exists():
             raw = json.loads(path.read_text())
-            actor = "in-sample" if "awr" in path.stem else "TD3-style"
+            actor = ("in-sample, beta 3" if "beta3" in path.stem or budget == "20k" else "in-sample") \
+                if "awr" in path.stem else "TD3-style"
             for r in raw["rows"]:
                 rows.append([f"{actor}, {budget}", str(r["task"]), f"{100 * r['success_share']:.1f}%",
                              f"{r['reward_auc_of_z_r']:.2f}", f"{r['reward_auc_best_linear']:.2f}",
                              f"{r['q_spearman_with_mc_returns']:.2f}", f"{100 * r['actor_beats_data_share']:.0f}%"])
     return markdown_table(["FB run (seed 0)", "task", "success states", "AUC of B(s')^T z_r", "best linear AUC",
                            "Spearman(F^T z_r, MC return)", "actor's Q above the data action's"], rows) if rows else None
+
+
+def bfm_goal_probe():
+    """fb_diagnose.py's task-free probe of each 100k FB run: M = F(s_t, a_t, B(g))^T B(g) for g = s_{t+k}, and the
+    actor's distance to the data action per k and its change between two goals."""
+    rows = []
+    for path in sorted((RAW / "bfm").glob("diagnose-fb*-cube-single-s*.json")):
+        probe = json.loads(path.read_text()).get("successor_ordering")
+        if probe:
+            ks = list(probe["mean_m_by_k"])
+            run = path.stem.removeprefix("diagnose-")
+            rows.append([f"{run}: mean M", *(f"{probe['mean_m_by_k'][k]:.0f}" for k in ks),
+                         f"{probe['spearman_m_with_minus_k']:.2f}", "-"])
+            rows.append([f"{run}: mean abs(pi(s_t, B(g)) - a_t)", *(f"{probe['actor_to_data_action_by_k'][k]:.3f}"
+                                                                       for k in ks), "-",
+                         f"{probe['actor_change_between_two_goals']:.3f} (data actions' mean abs "
+                         f"{probe['data_action_mean_abs']:.2f})"])
+    if not rows:
+        return None
+    return markdown_table(["run, measure", *(f"k = {k}" for k in ks), "Spearman(M, -k)",
+                           "action change between two goals"], rows)
 
 
 def sweep_toy():
@@ -517,6 +539,7 @@ TABLES = {  # block name: (document, scores, baseline of the probability of impr
     "bfm-cube-zero-shot": ("bfm.md", lambda: bfm_zero_shot("cube-single.json", "cube-single-bc-iql-tasks.json"), None),
     "bfm-cube-zero-shot-100k": ("bfm.md", bfm_ogbench_zero_shot, None),
     "bfm-diagnosis": ("bfm.md", bfm_diagnosis, None),
+    "bfm-goal-probe": ("bfm.md", bfm_goal_probe, None),
     "sweep-toy": ("evaluation.md", sweep_toy, "bc"),
     "iql-cube-gpu": ("iql-cube-single.md", iql_cube_gpu, None),
     "precision-toy": ("throughput.md", precision_toy, "IQL fp32"),

@@ -241,7 +241,7 @@ SOURCES: dict[str, str] = {
     "FBConfig.target_noise": "paper: TD3's target smoothing, 0.2",
     "FBConfig.noise_clip": "reference: FB, 0.3",
     "FBConfig.expectile": "paper: BREEZE, V expectile 0.99 (awr actor)",
-    "FBConfig.beta": "paper: BREEZE, AWR inverse temperature 3 (awr actor)",
+    "FBConfig.beta": "paper: BREEZE code, weights exp(0.05 (Q - V)) clipped at 100 (awr actor; method note, section 5); 3 before 2026-12-08 saturated them on cube-single (bfm.md)",
     "FBConfig.max_weight": "paper: IQL's clip of the AWR weights, 100",
     "FBConfig.parl_samples": "choice: a CPU-sized PA-RL setting for the parl actor (paper: 32)",
     "FBConfig.parl_keep": "choice: a CPU-sized PA-RL setting for the parl actor (paper: 10)",

@@ -56,7 +56,7 @@ class FBConfig:
     target_noise: float = 0.2  # td3bc: smoothing noise of the next action (fraction of the half-range)
     noise_clip: float = 0.3
     expectile: float = 0.99  # awr: V(s, z) expectile (BREEZE)
-    beta: float = 3.0  # awr: inverse temperature of the advantage weights
+    beta: float = 0.05  # awr: inverse temperature of the advantage weights (on F^T z, whose scale is in the 100s)
     max_weight: float = 100.0
     parl_samples: int = 16  # parl: policy samples per state, of which the best `parl_keep` by F^T z take
     parl_keep: int = 4  # `parl_steps` gradient steps on the action; the best is distilled into the policy
