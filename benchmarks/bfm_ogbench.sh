@@ -6,8 +6,8 @@
 #   PATH=.venv/bin:$PATH ANYPOLICY_DATA_DIR=/work/data bash benchmarks/bfm_ogbench.sh RUNS ROW SEED
 # Rows: fb-awr (the in-sample actor: BREEZE-style AWR on an expectile V(s, z); fb-awr-beta3 with the weights'
 # inverse temperature at 3, not BREEZE's 0.05) and fb (the TD3-style actor), all
-# 100k updates of F/B/actor 2x256 and d 32: the largest size whose 100k updates fit a session on one core (about
-# 20 updates/s compiled; the method note's 2x512 and d 50 run at about 11, 2.5 hours; docs/results/bfm.md).
+# 100k updates of F/B/actor 2x256 and d 32 (35-41 updates/s on one core beside another cell, about 45 minutes;
+# the method note's 2x512 and d 50 ran at about 11 on a shared core, 2.5 hours; docs/results/bfm.md).
 set -euo pipefail
 runs=$1; row=$2; seed=$3
 args=(fb --dataset ogbench:cube-single-play --env cube-single-singletask-task2-v0 --seed "$seed" --steps 100000
