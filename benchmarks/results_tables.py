@@ -144,54 +144,59 @@ def bfm_headroom(name: str):
     return out
 
 
+def task_label(env: str) -> str:
+    """'task N' from an OGBench singletask environment id."""
+    return "task " + env.split("task")[-1].split("-")[0]
+
+
 def bfm_zero_shot(name: str, baselines: str):
     """FB zero-shot success per task and seed, beside single-policy baselines evaluated on the same tasks."""
-    task = lambda env: "task " + env.split("task")[-1].split("-")[0]  # noqa: E731
     out: dict = {}
     for e in bfm_entries(name):
-        out.setdefault("FB zero-shot (reward-free pretraining)", {}).setdefault(task(e["zero_shot"]["env"]), {})[
+        out.setdefault("FB zero-shot (reward-free pretraining)", {}).setdefault(task_label(e["zero_shot"]["env"]), {})[
             seed_of(e)] = e["zero_shot"]["success"]
     labels = {"bc": "BC (task-agnostic, 200k)", "iql": "IQL trained on task 2's rewards (200k)"}
     for r in bfm_entries(baselines):
-        out.setdefault(labels[r["recipe"]], {}).setdefault(task(r["env"]), {})[r["seed"]] = r["success"]
+        out.setdefault(labels[r["recipe"]], {}).setdefault(task_label(r["env"]), {})[r["seed"]] = r["success"]
     per_task = sorted((RAW / "bfm").glob("iql-task*-s*-summary.json"))
     if len(per_task) == 5:  # IQL trained on each task's own rewards
         for path in per_task:
             summary = json.loads(path.read_text())
-            out.setdefault("IQL trained per task (20k)", {}).setdefault(task(summary["env"]), {})[
+            out.setdefault("IQL trained per task (20k)", {}).setdefault(task_label(summary["env"]), {})[
                 summary["seed"]] = summary["final_eval"]["success"]
     return out if any(k.startswith("FB") for k in out) else {}
+
+
+FB_ACTORS = {"fb": "TD3-style", "fb-awr": "in-sample", "fb-awr-beta3": "in-sample (beta 3)"}  # bfm_ogbench.sh rows
 
 
 def bfm_ogbench_zero_shot():
     """Zero-shot of the FB cells of bfm_ogbench.sh (100k updates) per task and seed, by reward and by goal
     inference."""
-    task = lambda env: "task " + env.split("task")[-1].split("-")[0]  # noqa: E731
-    actors = {"fb": "TD3-style actor", "fb-awr": "in-sample actor", "fb-awr-beta3": "in-sample actor with beta 3"}
     out: dict = {}
     for path in sorted((RAW / "bfm").glob("zero-shot-fb*-cube-single-s*.json")):
         row, seed = path.stem.removeprefix("zero-shot-").split("-cube-single-s")
         for e in json.loads(path.read_text()).values():
             for key, inference in (("zero_shot", "reward"), ("zero_shot_goal", "goal")):
                 if key in e:
-                    out.setdefault(f"FB, {actors[row]}, {inference} inference", {}).setdefault(
-                        task(e[key]["env"]), {})[int(seed)] = e[key]["success"]
+                    out.setdefault(f"FB, {FB_ACTORS[row]} actor, {inference} inference", {}).setdefault(
+                        task_label(e[key]["env"]), {})[int(seed)] = e[key]["success"]
     tasks = {t for row in out.values() for t in row}
     return {method: row for method, row in out.items() if set(row) == tasks}  # a run still evaluating waits
 
 
 def bfm_diagnosis():
     """fb_diagnose.py's measurements of each FB cube-single run, per task: reward inference, F's ranking, actor."""
-    files = [("20k", RAW / "bfm" / f"diagnose-cube-single-{row}-s0.json") for row in ("fb", "fb-awr")]
-    files += [("100k", path) for path in sorted((RAW / "bfm").glob("diagnose-fb*-cube-single-s*.json"))]
+    # the 20k runs of faithful_cube.sh (its fb-awr ran the old beta 3), then bfm_ogbench.sh's 100k runs
+    files = [(f"{FB_ACTORS[row]}, 20k", RAW / "bfm" / f"diagnose-cube-single-{name}-s0.json")
+             for name, row in (("fb", "fb"), ("fb-awr", "fb-awr-beta3"))]
+    for path in sorted((RAW / "bfm").glob("diagnose-fb*-cube-single-s*.json")):
+        files.append((f"{FB_ACTORS[path.stem.removeprefix('diagnose-').split('-cube-single-s')[0]]}, 100k", path))
     rows = []
-    for budget, path in files:
+    for label, path in files:
         if path.exists():
-            raw = json.loads(path.read_text())
-            actor = ("in-sample, beta 3" if "beta3" in path.stem or budget == "20k" else "in-sample") \
-                if "awr" in path.stem else "TD3-style"
-            for r in raw["rows"]:
-                rows.append([f"{actor}, {budget}", str(r["task"]), f"{100 * r['success_share']:.1f}%",
+            for r in json.loads(path.read_text())["rows"]:
+                rows.append([label, str(r["task"]), f"{100 * r['success_share']:.1f}%",
                              f"{r['reward_auc_of_z_r']:.2f}", f"{r['reward_auc_best_linear']:.2f}",
                              f"{r['q_spearman_with_mc_returns']:.2f}", f"{100 * r['actor_beats_data_share']:.0f}%"])
     return markdown_table(["FB run (seed 0)", "task", "success states", "AUC of B(s')^T z_r", "best linear AUC",
